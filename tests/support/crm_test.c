@@ -1,0 +1,154 @@
+/* crm_test.c: fixtures shared by the tests. */
+#include "crm_test.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+void
+crm_test_tmpdir(char *out)
+{
+    const char *base = getenv("TMPDIR");
+    snprintf(out, CRM_TEST_PATH_MAX, "%s/crm-test-XXXXXX", base && *base ? base : "/tmp");
+    cr_assert_not_null(mkdtemp(out), "mkdtemp: %s", strerror(errno));
+}
+
+static int
+s_remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void) st; (void) flag; (void) ftw;
+    return remove(path);
+}
+
+int
+crm_test_rmtree(const char *path)
+{
+    return nftw(path, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int
+crm_test_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert(fd >= 0);
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = 0 };
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert(bind(fd, (struct sockaddr *) &addr, sizeof addr) == 0);
+    socklen_t len = sizeof addr;
+    cr_assert(getsockname(fd, (struct sockaddr *) &addr, &len) == 0);
+    close(fd);
+    return ntohs(addr.sin_port);
+}
+
+void
+crm_test_endpoint(char *out)
+{
+    snprintf(out, 64, "tcp://127.0.0.1:%d", crm_test_free_port());
+}
+
+void
+crm_test_program(const char *name, char *out)
+{
+    const char *dirs[] = { "", "/tests" };
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        snprintf(out, CRM_TEST_PATH_MAX, "%s%s/%s", CRM_BINARY_DIR, dirs[i], name);
+        if (access(out, X_OK) == 0)
+            return;
+    }
+    cr_assert_fail("program %s is not built under %s", name, CRM_BINARY_DIR);
+}
+
+pid_t
+crm_test_spawn(char *const argv[], char *const env[], const char *log_path)
+{
+    pid_t pid = fork();
+    cr_assert(pid >= 0, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        for (size_t i = 0; env && env[i]; i++)
+            putenv(env[i]);
+        if (log_path) {
+            int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+            if (fd >= 0) {
+                dup2(fd, STDERR_FILENO);
+                close(fd);
+            }
+        }
+        execv(argv[0], argv);
+        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    return pid;
+}
+
+int
+crm_test_wait(pid_t pid, int timeout_ms)
+{
+    long long deadline = crm_test_now_ms() + timeout_ms;
+    for (;;) {
+        int status = 0;
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            return status;
+        if (r < 0)
+            return -1;
+        if (crm_test_now_ms() >= deadline)
+            return -1;
+        usleep(5000);
+    }
+}
+
+int
+crm_test_stop(pid_t pid, int sig, int timeout_ms)
+{
+    if (kill(pid, sig) != 0 && errno == ESRCH) {
+        int status = 0;
+        return waitpid(pid, &status, 0) == pid ? status : -1;
+    }
+    int status = crm_test_wait(pid, timeout_ms);
+    if (status == -1) {
+        kill(pid, SIGKILL);
+        if (waitpid(pid, &status, 0) != pid)
+            return -1;
+    }
+    return status;
+}
+
+bool
+crm_test_wait_port(int port, int timeout_ms)
+{
+    long long deadline = crm_test_now_ms() + timeout_ms;
+    do {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0)
+            return false;
+        struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port) };
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        int ok = connect(fd, (struct sockaddr *) &addr, sizeof addr) == 0;
+        close(fd);
+        if (ok)
+            return true;
+        usleep(10000);
+    } while (crm_test_now_ms() < deadline);
+    return false;
+}
+
+long long
+crm_test_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
