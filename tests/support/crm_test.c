@@ -152,3 +152,26 @@ crm_test_now_ms(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+
+/* Any sanitizer error ends the test process at once, so Criterion reports the test as crashed. */
+const char *__asan_default_options(void);
+const char *
+__asan_default_options(void)
+{
+    return "abort_on_error=1";
+}
+
+void
+crm_test_check_leaks(void)
+{
+    cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "memory leaked (see the LeakSanitizer report)");
+}
+#else
+void
+crm_test_check_leaks(void)
+{
+}
+#endif

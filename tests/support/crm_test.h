@@ -41,6 +41,10 @@ int crm_test_wait(pid_t pid, int timeout_ms);
 /* Returns true once a TCP connection to 127.0.0.1:port succeeds, trying for at most timeout_ms. */
 bool crm_test_wait_port(int port, int timeout_ms);
 
+/* Criterion ignores LeakSanitizer's verdict: a suite's .fini calls this, so that memory still
+ * allocated after a test fails that test (under AddressSanitizer; a no-op otherwise). */
+void crm_test_check_leaks(void);
+
 /* Milliseconds on a monotonic clock. */
 long long crm_test_now_ms(void);
 
