@@ -287,6 +287,8 @@ static int s_on_events(crm_loop_t *loop, void *arg)
 {
     s_subscription_t *s = arg;
     int rc = crm_subscriber_process(s->sub);
+    /* Applying may have appended events to this service's outbox: publish them now. */
+    crm_outbox_notify(s->svc->outbox);
     if (rc)
         crm_log_warn(s->svc->log, "applying events failed; retrying", "publisher", s->publisher,
                      "error", s_errname(rc));
@@ -298,6 +300,7 @@ static int s_on_tick(crm_loop_t *loop, void *arg)
     crm_service_t *svc = arg;
     for (size_t i = 0; i < svc->subscription_count; i++) {
         int rc = crm_subscriber_tick(svc->subscriptions[i].sub);
+        crm_outbox_notify(svc->outbox);
         if (rc)
             crm_log_warn(svc->log, "catching up failed; retrying", "publisher",
                          svc->subscriptions[i].publisher, "error", s_errname(rc));

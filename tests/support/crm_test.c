@@ -39,18 +39,39 @@ crm_test_rmtree(const char *path)
     return nftw(path, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-int
-crm_test_free_port(void)
+/* Ports for tests come from below the kernel's ephemeral range, in a block of its own for each
+ * process (by pid), handed out in turn: ports asked for in one process never repeat, and parallel
+ * test processes rarely meet. A port that cannot be bound right now is skipped. */
+#define PORT_BASE 20000
+#define PORT_BLOCK 64
+#define PORT_BLOCKS 180
+
+static bool
+s_bindable(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     cr_assert(fd >= 0);
-    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = 0 };
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t) port) };
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    cr_assert(bind(fd, (struct sockaddr *) &addr, sizeof addr) == 0);
-    socklen_t len = sizeof addr;
-    cr_assert(getsockname(fd, (struct sockaddr *) &addr, &len) == 0);
+    bool ok = bind(fd, (struct sockaddr *) &addr, sizeof addr) == 0;
     close(fd);
-    return ntohs(addr.sin_port);
+    return ok;
+}
+
+int
+crm_test_free_port(void)
+{
+    static unsigned next;   /* test fixtures only: the turn within this process's block */
+    int base = PORT_BASE + (int) ((unsigned) getpid() % PORT_BLOCKS) * PORT_BLOCK;
+    for (int tries = 0; tries < PORT_BLOCK; tries++) {
+        int port = base + (int) (next++ % PORT_BLOCK);
+        if (s_bindable(port))
+            return port;
+    }
+    cr_assert_fail("no free port in %d..%d", base, base + PORT_BLOCK - 1);
+    return -1;
 }
 
 void
