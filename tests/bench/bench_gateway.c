@@ -31,6 +31,13 @@ static enum MHD_Result s_fixed(void *cls, struct MHD_Connection *connection, con
                                const char *method, const char *version, const char *upload_data,
                                size_t *upload_data_size, void **req_cls)
 {
+    /* The first call only sees the headers: answering then makes libmicrohttpd close the
+     * connection after the response, so answer on the second call, as the gateway does. */
+    static const int seen = 1;
+    if (!*req_cls) {
+        *req_cls = (void *) &seen;
+        return MHD_YES;
+    }
     struct MHD_Response *response = MHD_create_response_from_buffer(
         sizeof fixed_body - 1, (void *) fixed_body, MHD_RESPMEM_PERSISTENT);
     MHD_add_response_header(response, "Content-Type", "application/json");
