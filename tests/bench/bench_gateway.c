@@ -115,7 +115,7 @@ int main(void)
     /* The ceiling: the same HTTP library, a fixed body, no work. */
     int port = crm_test_free_port();
     struct MHD_Daemon *daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY, (uint16_t) port, NULL, NULL,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_TURBO, (uint16_t) port, NULL, NULL,
         s_fixed, NULL, MHD_OPTION_THREAD_POOL_SIZE, (unsigned) cores, MHD_OPTION_END);
     if (!daemon) {
         fprintf(stderr, "cannot start the reference server\n");
@@ -153,12 +153,16 @@ int main(void)
         fprintf(stderr, "could not create customers; see %s\n", suite.log);
         return 1;
     }
+    /* Every GET run first: ingested events keep contacts busy applying them for a while after. */
     for (int r = 0; r < RUNS; r++) {
         crm_load_result_t res;
         crm_load_run(b.port, GET_CONNECTIONS, WARMUP_MS, RUN_MS, s_get_contact, &b, &res);
         get[r] = res.rps;
         get_p99[r] = res.p99_ms;
         errors += res.errors;
+    }
+    for (int r = 0; r < RUNS; r++) {
+        crm_load_result_t res;
         b.run = (unsigned) r;
         crm_load_run(b.port, INGEST_CONNECTIONS, WARMUP_MS, RUN_MS, s_post_events, &b, &res);
         ingest[r] = res.rps * INGEST_BATCH;

@@ -66,6 +66,34 @@ void crm_suite_init(crm_suite_t *suite)
     }
 }
 
+/* Waits until the gateway, when it runs, reaches every running service: /readyz no longer lists
+ * any of them as unavailable (services that are not running may stay listed). */
+static bool s_gateway_sees_all(crm_suite_t *suite)
+{
+    char url[128];
+    snprintf(url, sizeof url, "%s/readyz", suite->base_url);
+    long long deadline = crm_test_now_ms() + CRM_SUITE_START_MS;
+    while (crm_test_now_ms() < deadline) {
+        crm_http_response_t r;
+        if (crm_http("GET", url, NULL, NULL, 0, &r) == 0) {
+            json_t *json = json_loadb(r.body, r.body_len, 0, NULL);
+            json_t *down = json_object_get(json, "unavailable");
+            bool all = r.status == 200 || (r.status == 503 && json_is_array(down));
+            for (size_t i = 0; all && i < json_array_size(down); i++) {
+                crm_service_id_t id;
+                if (crm_service_parse(json_string_value(json_array_get(down, i)), &id) == 0 && suite->pids[id])
+                    all = false;
+            }
+            json_decref(json);
+            crm_http_response_clear(&r);
+            if (all)
+                return true;
+        }
+        usleep(20 * 1000);
+    }
+    return false;
+}
+
 void crm_suite_start(crm_suite_t *suite, crm_service_id_t id)
 {
     char program[CRM_TEST_PATH_MAX], name[64];
@@ -80,6 +108,8 @@ void crm_suite_start(crm_suite_t *suite, crm_service_id_t id)
         suite->pids[id] = 0;
     }
     cr_assert(up, "%s did not start; see %s", name, suite->log);
+    if (suite->pids[CRM_SVC_GATEWAY])
+        cr_assert(s_gateway_sees_all(suite), "the gateway does not reach %s; see %s", name, suite->log);
 }
 
 int crm_suite_stop(crm_suite_t *suite, crm_service_id_t id, int sig)
