@@ -185,13 +185,17 @@ contacts_value_text(const Crm__V1__Value *v, char *out, size_t size)
     case CRM__V1__VALUE__KIND_BOOL_VALUE:
         snprintf(out, size, "%s", v->bool_value ? "true" : "false");
         break;
-    case CRM__V1__VALUE__KIND_NUMBER_VALUE:
+    case CRM__V1__VALUE__KIND_NUMBER_VALUE: {
+        /* The shortest text that reads back as the same number. */
+        char number[S_DOUBLE_DIGITS_MAX + 16] = "";
         for (int digits = 1; digits <= S_DOUBLE_DIGITS_MAX; digits++) {
-            snprintf(out, size, "%.*g", digits, v->number_value);
-            if (strtod(out, NULL) == v->number_value)
+            snprintf(number, sizeof number, "%.*g", digits, v->number_value);
+            if (strtod(number, NULL) == v->number_value)
                 break;
         }
+        snprintf(out, size, "%s", number);
         break;
+    }
     default:
         snprintf(out, size, "%s", "");
         break;
