@@ -359,12 +359,35 @@ s_path_append(crm_codec_path_t *path, const char *fmt, ...)
     return mark;
 }
 
+/* Appends "." (unless the path is empty) and name, camel-cased when camel; no formatting, since
+ * this runs for every field of every record decoded. Returns the mark to restore. */
+static size_t
+s_path_append_name(crm_codec_path_t *path, const char *name, bool camel)
+{
+    assert(path && path->len < sizeof path->text);
+    size_t mark = path->len;
+    size_t at = path->len;
+    const size_t last = sizeof path->text - 1;
+    if (at > 0 && at < last)
+        path->text[at++] = '.';
+    bool upper = false;
+    for (const char *c = name; *c && at < last; c++) {
+        if (camel && *c == '_') {
+            upper = true;
+            continue;
+        }
+        path->text[at++] = upper ? (char) toupper((unsigned char) *c) : *c;
+        upper = false;
+    }
+    path->text[at] = '\0';
+    path->len = at;
+    return mark;
+}
+
 size_t
 crm_codec_path_field(crm_codec_path_t *path, const ProtobufCFieldDescriptor *f)
 {
-    char name[CRM_CODEC_NAME_MAX];
-    crm_codec_json_name(f, name, sizeof name);
-    return s_path_append(path, "%s%s", path->len ? "." : "", name);
+    return s_path_append_name(path, f->name, true);
 }
 
 size_t
@@ -376,7 +399,7 @@ crm_codec_path_index(crm_codec_path_t *path, size_t index)
 size_t
 crm_codec_path_key(crm_codec_path_t *path, const char *key)
 {
-    return s_path_append(path, "%s%s", path->len ? "." : "", key);
+    return s_path_append_name(path, key, false);
 }
 
 void

@@ -267,14 +267,10 @@ Test(contacts_api, a_stopped_service_gives_503_at_once_and_recovers)
     cr_assert_eq(r.status, 200);
     crm_http_response_clear(&r);
 
+    /* Restarted, contacts is reached again (the fixture waits until /readyz no longer lists it). */
     crm_suite_start(&suite, CRM_SVC_CONTACTS);
-    long long deadline = crm_test_now_ms() + 10000;
-    do {
-        crm_http_response_clear(&r);
-        usleep(100 * 1000);
-        crm_suite_http(&suite, "GET", "/readyz", NULL, NULL, NULL, &r);
-    } while (r.status != 200 && crm_test_now_ms() < deadline);
-    cr_assert_eq(r.status, 200);
+    crm_suite_http(&suite, "GET", "/readyz", NULL, NULL, NULL, &r);
+    cr_assert_null(strstr(r.body, "contacts"), "%s", r.body);
     crm_http_response_clear(&r);
     char path[128];
     snprintf(path, sizeof path, "/v1/contacts/%s", id);
