@@ -142,8 +142,9 @@ s_is_integer_type(ProtobufCType type)
 }
 
 /* Sets request field `field` (proto name) of req to text, typed by the descriptor: integers
- * as JSON integers (when they fit) or strings, anything else as a string. name is the parameter
- * as the client wrote it, for errors. Returns 0 or makes the answer and returns CRM_EINVALID. */
+ * as JSON integers (when they fit) or strings, booleans from "true" or "false", anything else as
+ * a string. name is the parameter as the client wrote it, for errors. Returns 0 or makes the
+ * answer and returns CRM_EINVALID. */
 static int
 s_set_param(gateway_call_t *call, json_t *req, const char *field, const char *name,
             const char *text)
@@ -170,6 +171,12 @@ s_set_param(gateway_call_t *call, json_t *req, const char *field, const char *na
             return CRM_EINVALID;
         }
         value = json_integer(v);
+    } else if (f->type == PROTOBUF_C_TYPE_BOOL) {
+        if (strcmp(text, "true") != 0 && strcmp(text, "false") != 0) {
+            s_problem(call, GATEWAY_PROBLEM_VALIDATION, name, "%s must be true or false", name);
+            return CRM_EINVALID;
+        }
+        value = json_boolean(strcmp(text, "true") == 0);
     } else {
         value = json_stringn(text, len);
     }

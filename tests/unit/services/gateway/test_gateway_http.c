@@ -26,7 +26,9 @@
 #define SLOW_MS       700
 #define RPC_TIMEOUT   "300ms"
 
-/* --- A stand-in for the contacts service: answers a few methods and remembers what it got. */
+/* --- A stand-in for the contacts service: answers a few methods and remembers what it got. It
+ * listens on loyalty's endpoint too (the gateway has loyalty routes, and /readyz pings every service
+ * with routes): loyalty.Ping is answered, other loyalty methods are unknown. */
 
 typedef struct {
     pthread_t thread;
@@ -48,6 +50,7 @@ static gateway_server_t *server;
 static char dir[CRM_TEST_PATH_MAX];
 static char base[64];
 static char contacts_endpoint[64];
+static char loyalty_endpoint[64];
 
 static void
 s_reply_customer(crm_rpc_request_t **req, const char *id, const char *name, uint64_t version)
@@ -87,7 +90,7 @@ s_fake_handle(crm_rpc_request_t **req_p)
     fake.creates += strcmp(req->method, "contacts.CreateCustomer") == 0;
     pthread_mutex_unlock(&fake.lock);
 
-    if (strcmp(req->method, "contacts.Ping") == 0) {
+    if (strcmp(req->method, "contacts.Ping") == 0 || strcmp(req->method, "loyalty.Ping") == 0) {
         s_reply_status(req_p, CRM_RPC_OK, NULL, NULL, NULL);
     } else if (strcmp(req->method, "contacts.GetCustomer") == 0) {
         Crm__V1__GetCustomerRequest *get = crm__v1__get_customer_request__unpack(NULL, req->body_len, req->body);
@@ -147,6 +150,7 @@ s_fake_start(void)
 {
     fake.zmq = zmq_ctx_new();
     cr_assert_eq(crm_rpc_server_new(fake.zmq, contacts_endpoint, &fake.server), 0);
+    cr_assert_eq(zmq_bind(crm_rpc_server_socket(fake.server), loyalty_endpoint), 0);
     atomic_store(&fake.stop, false);
     pthread_create(&fake.thread, NULL, s_fake_run, NULL);
 }
@@ -357,9 +361,11 @@ s_setup_without_contacts(void)
     snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
     snprintf(base, sizeof base, "http://127.0.0.1:%d", port);
     crm_test_endpoint(contacts_endpoint);
+    crm_test_endpoint(loyalty_endpoint);
     s_env("CRM_DATA_DIR", dir);
     s_env("CRM_HTTP_ADDR", addr);
     s_env("CRM_CONTACTS_RPC_ENDPOINT", contacts_endpoint);
+    s_env("CRM_LOYALTY_RPC_ENDPOINT", loyalty_endpoint);
     s_endpoint_env("CRM_INGEST_ENDPOINT");
     s_endpoint_env("CRM_GATEWAY_PUB_ENDPOINT");
     s_endpoint_env("CRM_GATEWAY_REPLAY_ENDPOINT");

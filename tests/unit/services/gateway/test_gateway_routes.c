@@ -117,6 +117,29 @@ s_expected_roles(const char *method, const char *pattern)
         { "GET", "/v1/keys", GATEWAY_ADMIN },
         { "DELETE", "/v1/keys/{id}", GATEWAY_ADMIN },
         { "POST", "/v1/events", GATEWAY_ADMIN | GATEWAY_INTEGRATOR },
+        /* Loyalty: services/loyalty/README.md, "HTTP routes for the gateway's table". */
+        { "GET", "/v1/contacts/{id}/loyalty", GATEWAY_ADMIN | GATEWAY_AGENT | GATEWAY_ANALYST | GATEWAY_INTEGRATOR },
+        { "GET", "/v1/contacts/{id}/loyalty/lots", GATEWAY_ADMIN | GATEWAY_AGENT | GATEWAY_ANALYST },
+        { "GET", "/v1/contacts/{id}/loyalty/statement", GATEWAY_ADMIN | GATEWAY_AGENT | GATEWAY_ANALYST },
+        { "GET", "/v1/contacts/{id}/loyalty/tier", GATEWAY_ADMIN | GATEWAY_AGENT | GATEWAY_ANALYST | GATEWAY_INTEGRATOR },
+        { "GET", "/v1/contacts/{id}/loyalty/badges", GATEWAY_ADMIN | GATEWAY_AGENT | GATEWAY_ANALYST },
+        { "POST", "/v1/contacts/{id}/loyalty/redemptions", GATEWAY_ADMIN | GATEWAY_AGENT | GATEWAY_INTEGRATOR },
+        { "GET", "/v1/contacts/{id}/loyalty/redemptions", GATEWAY_ADMIN | GATEWAY_AGENT | GATEWAY_ANALYST },
+        { "POST", "/v1/contacts/{id}/loyalty/adjustments", GATEWAY_ADMIN },
+        { "POST", "/v1/contacts/{id}/loyalty/activities", GATEWAY_ADMIN | GATEWAY_AGENT | GATEWAY_INTEGRATOR },
+        { "GET", "/v1/loyalty/rules", GATEWAY_ADMIN | GATEWAY_AGENT | GATEWAY_ANALYST },
+        { "POST", "/v1/loyalty/rules", GATEWAY_ADMIN },
+        { "DELETE", "/v1/loyalty/rules/{id}", GATEWAY_ADMIN },
+        { "GET", "/v1/loyalty/tiers", GATEWAY_ADMIN | GATEWAY_AGENT | GATEWAY_ANALYST | GATEWAY_INTEGRATOR },
+        { "POST", "/v1/loyalty/tiers", GATEWAY_ADMIN },
+        { "DELETE", "/v1/loyalty/tiers/{id}", GATEWAY_ADMIN },
+        { "GET", "/v1/loyalty/rewards", GATEWAY_ADMIN | GATEWAY_AGENT | GATEWAY_ANALYST | GATEWAY_INTEGRATOR },
+        { "POST", "/v1/loyalty/rewards", GATEWAY_ADMIN },
+        { "GET", "/v1/loyalty/rewards/{id}", GATEWAY_ADMIN | GATEWAY_AGENT | GATEWAY_ANALYST | GATEWAY_INTEGRATOR },
+        { "GET", "/v1/loyalty/redemptions/{code}", GATEWAY_ADMIN | GATEWAY_AGENT | GATEWAY_INTEGRATOR },
+        { "POST", "/v1/loyalty/redemptions/{code}/use", GATEWAY_ADMIN | GATEWAY_AGENT | GATEWAY_INTEGRATOR },
+        { "POST", "/v1/loyalty/redemptions/{code}/cancel", GATEWAY_ADMIN | GATEWAY_AGENT },
+        { "GET", "/v1/loyalty/audit", GATEWAY_ADMIN },
     };
     for (size_t i = 0; i < sizeof policy / sizeof policy[0]; i++)
         if (strcmp(policy[i].method, method) == 0 && strcmp(policy[i].pattern, pattern) == 0)
@@ -158,7 +181,7 @@ Test(gateway_routes, every_route_and_role_follows_the_policy)
     cr_assert_eq(wrong, 0, "%zu checks failed", wrong);
     cr_assert_eq(public_routes, 3, "only /healthz, /readyz and /metrics are public");
     cr_assert_eq(checked, (gateway_routes_count - 3) * 4);
-    cr_assert_eq(gateway_routes_count, 18);
+    cr_assert_eq(gateway_routes_count, 40);
 }
 
 Test(gateway_routes, every_table_entry_is_consistent_with_its_messages)
