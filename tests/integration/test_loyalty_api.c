@@ -180,7 +180,7 @@ static json_t *s_newest_entry(json_t *statement, const char *kind, const char *e
 
 static json_t *s_statement(const char *id)
 {
-    char path[160];
+    char path[256];
     snprintf(path, sizeof path, "/v1/contacts/%s/loyalty/statement", id);
     return s_call("GET", path, ADMIN, NULL, 200);
 }
@@ -205,7 +205,7 @@ Test(loyalty_api, an_integrator_order_earns_at_the_tier_multiplier_and_the_cross
     cr_assert_eq(s_int(earn, "points"), 600, "x1 at Bronze");
     cr_assert_not_null(s_newest_entry(st, "earn", "badge"), "the first-purchase badge bonus");
     json_decref(st);
-    char path[160];
+    char path[256];
     snprintf(path, sizeof path, "/v1/contacts/%s/loyalty/tier", id);
     json_t *tier = s_call("GET", path, shop, NULL, 200);
     cr_assert_str_eq(s_str(json_object_get(tier, "tier"), "id"), "bronze");
@@ -265,7 +265,7 @@ Test(loyalty_api, a_refund_reverses_in_proportion_and_a_full_refund_takes_back_t
 
     /* Spend 500 of it, then refund the rest of the order: 600 more to reverse, but only 150 are
      * left; the balance goes to zero and 450 are recorded as the shortfall. */
-    char path[160];
+    char path[256];
     snprintf(path, sizeof path, "/v1/contacts/%s/loyalty/adjustments", id);
     json_t *adj = s_call("POST", path, ADMIN, "{\"points\":\"-500\",\"reason\":\"test: spend\"}", 201);
     cr_assert_eq(s_int(adj, "balance"), 150, "admin adjusts: the service took role \"admin\"");
@@ -326,7 +326,7 @@ Test(loyalty_api, fifty_concurrent_redemptions_of_ten_in_stock_issue_exactly_ten
     /* Customers with enough points that only the stock can refuse them. */
     char ids[RACE_CUSTOMERS][32];
     for (int c = 0; c < RACE_CUSTOMERS; c++) {
-        char body[128], path[160];
+        char body[128], path[256];
         snprintf(body, sizeof body, "{\"name\":\"Racer %d\",\"email\":\"racer%d@example.com\"}", c, c);
         json_t *customer = s_call("POST", "/v1/contacts", ADMIN, body, 201);
         snprintf(ids[c], sizeof ids[c], "%s", s_str(customer, "id"));
@@ -380,7 +380,7 @@ Test(loyalty_api, fifty_concurrent_redemptions_of_ten_in_stock_issue_exactly_ten
     json_decref(reward);
     int listed = 0, mismatched = 0;
     for (int c = 0; c < RACE_CUSTOMERS; c++) {
-        char path[160];
+        char path[256];
         snprintf(path, sizeof path, "/v1/contacts/%s/loyalty/redemptions", ids[c]);
         json_t *list = s_call("GET", path, ADMIN, NULL, 200);
         size_t n = json_array_size(json_object_get(list, "redemptions"));
@@ -404,7 +404,7 @@ Test(loyalty_api, fifty_concurrent_redemptions_of_ten_in_stock_issue_exactly_ten
         else if (!cancelled)
             cancelled = attempts[i].code;
     }
-    char path[160];
+    char path[256];
     snprintf(path, sizeof path, "/v1/loyalty/redemptions/%s/use", used);
     json_t *red = s_call("POST", path, cashier, NULL, 200);
     cr_assert_str_eq(s_str(json_object_get(red, "redemption"), "status"), "used");
