@@ -49,6 +49,7 @@ static void s_setup(void)
 static void s_teardown(void)
 {
     crm_test_rmtree(rig.dir);
+    crm_test_check_leaks();
 }
 
 static pid_t s_start_publisher(void)

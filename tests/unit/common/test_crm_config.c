@@ -8,6 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "crm_test.h"
+
+/* Every test fails on leaked memory. */
+TestSuite(crm_config, .fini = crm_test_check_leaks);
 
 #define T_VARS_MAX 16
 

@@ -17,6 +17,10 @@
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+#include "crm_test.h"
+
+/* Every test fails on leaked memory. */
+TestSuite(crm_health, .fini = crm_test_check_leaks);
 
 #define T_RESPONSE_MAX  65536
 #define T_TIMEOUT_S     5

@@ -7,6 +7,10 @@
 
 #include "crm_error.h"
 #include "crm_id.h"
+#include "crm_test.h"
+
+/* Every test fails on leaked memory. */
+TestSuite(crm_id, .fini = crm_test_check_leaks);
 
 #define MANY_IDS 100000
 #define THREADS 4

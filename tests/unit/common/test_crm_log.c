@@ -10,6 +10,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "crm_test.h"
+
+/* Every test fails on leaked memory. */
+TestSuite(crm_log, .fini = crm_test_check_leaks);
 
 #define T_THREADS          4
 #define T_LINES_PER_THREAD 500

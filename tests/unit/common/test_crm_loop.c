@@ -9,6 +9,9 @@
 #include "crm_loop.h"
 #include "crm_test.h"
 
+/* Every test fails on leaked memory. */
+TestSuite(crm_loop, .fini = crm_test_check_leaks);
+
 #define SAFETY_MS 5000      /* a one-shot that ends a test that would otherwise hang */
 #define LATE_MS 500         /* generous bound on how late a timer may fire */
 #define MAX_EVENTS 32

@@ -9,6 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "crm_test.h"
+
+/* Every test fails on leaked memory. */
+TestSuite(crm_metrics, .fini = crm_test_check_leaks);
 
 #define T_THREADS      4
 #define T_PER_THREAD   100000

@@ -192,6 +192,7 @@ s_teardown(void)
     void *rc = NULL;
     cr_assert_eq(pthread_timedjoin_np(thread, &rc, &until), 0, "sockets left open");
     cr_assert_eq((intptr_t) rc, 0);
+    crm_test_check_leaks();
 }
 
 TestSuite(crm_rpc, .init = s_setup, .fini = s_teardown, .timeout = 60);

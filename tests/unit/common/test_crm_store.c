@@ -42,6 +42,7 @@ static void
 s_teardown(void)
 {
     crm_test_rmtree(s_dir);
+    crm_test_check_leaks();
 }
 
 TestSuite(store, .init = s_setup, .fini = s_teardown, .timeout = 60);

@@ -5,6 +5,10 @@
 
 #include "crm_error.h"
 #include "crm_time.h"
+#include "crm_test.h"
+
+/* Every test fails on leaked memory. */
+TestSuite(crm_time, .fini = crm_test_check_leaks);
 
 #define US_2020 1577836800000000LL
 #define US_2100 4102444800000000LL
