@@ -173,6 +173,12 @@ typedef struct {
     size_t len;
 } crm_codec_path_t;
 
+/* Around decoding one singular field into slot (its place in msg): begin clears a string or
+ * message pointer (its static default is never freed); end, with the decoder's rc, marks the field
+ * present (also a half-filled message, so that freeing msg frees it) or restores the default. */
+void crm_codec_slot_begin(const ProtobufCFieldDescriptor *f, void *slot);
+void crm_codec_slot_end(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f, void *slot, int rc);
+
 /* Append a field's JSON name, an array index or a map key to path (truncating at
  * CRM_CODEC_PATH_MAX). Each returns a mark for crm_codec_path_restore. */
 size_t crm_codec_path_field(crm_codec_path_t *path, const ProtobufCFieldDescriptor *f);

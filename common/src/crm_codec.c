@@ -384,6 +384,23 @@ s_path_append_name(crm_codec_path_t *path, const char *name, bool camel)
     return mark;
 }
 
+void
+crm_codec_slot_begin(const ProtobufCFieldDescriptor *f, void *slot)
+{
+    if (f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_MESSAGE)
+        *(void **) slot = NULL;     /* the default it held is static, never freed */
+}
+
+void
+crm_codec_slot_end(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f, void *slot, int rc)
+{
+    /* A half-filled message is marked too, so that freeing the parent frees it. */
+    if (rc == 0 || (f->type == PROTOBUF_C_TYPE_MESSAGE && *(void **) slot))
+        crm_codec_field_mark_set(msg, f);
+    else if (f->type == PROTOBUF_C_TYPE_STRING && !*(void **) slot)
+        *(const void **) slot = f->default_value;
+}
+
 size_t
 crm_codec_path_field(crm_codec_path_t *path, const ProtobufCFieldDescriptor *f)
 {

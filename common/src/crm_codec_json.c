@@ -755,14 +755,9 @@ s_field_from_json(s_ctx_t *ctx, ProtobufCMessage *msg, const ProtobufCFieldDescr
 {
     if (f->label != PROTOBUF_C_LABEL_REPEATED) {
         void *slot = S_MEMBER(msg, f->offset);
-        if (f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_MESSAGE)
-            *(void **) slot = NULL;     /* the default it held is static, never freed */
+        crm_codec_slot_begin(f, slot);
         int rc = s_value_from_json(ctx, f, json, slot, depth);
-        /* A half-filled message is marked too, so that freeing the parent frees it. */
-        if (rc == 0 || (f->type == PROTOBUF_C_TYPE_MESSAGE && *(void **) slot))
-            crm_codec_field_mark_set(msg, f);
-        else if (f->type == PROTOBUF_C_TYPE_STRING && !*(void **) slot)
-            *(const void **) slot = f->default_value;
+        crm_codec_slot_end(msg, f, slot, rc);
         return rc;
     }
     if (depth + 1 > CRM_CODEC_MAX_DEPTH)

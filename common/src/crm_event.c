@@ -61,11 +61,10 @@ int crm_event_append(crm_outbox_t *outbox, crm_txn_t *txn, crm_id_gen_t *ids,
     }
     crm__v1__event__pack(&event, buf);
     free(data);
-    uint64_t appended = 0;
-    rc = crm_outbox_append(outbox, txn, spec->type, buf, len, &appended);
+    rc = crm_outbox_append_at(outbox, txn, seq, spec->type, buf, len);
     free(buf);
     if (rc == 0 && seq_p)
-        *seq_p = appended;
+        *seq_p = seq;
     return rc;
 }
 

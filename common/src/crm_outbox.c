@@ -82,18 +82,14 @@ int crm_outbox_next_seq(crm_outbox_t *outbox, crm_txn_t *txn, uint64_t *seq)
     return rc;
 }
 
-int crm_outbox_append(crm_outbox_t *outbox, crm_txn_t *txn, const char *topic, const void *payload,
-                      size_t payload_len, uint64_t *seq_p)
+int crm_outbox_append_at(crm_outbox_t *outbox, crm_txn_t *txn, uint64_t seq, const char *topic,
+                         const void *payload, size_t payload_len)
 {
     size_t topic_len = topic ? strlen(topic) : 0;
-    if (topic_len == 0 || topic_len > CRM_BUS_MAX_TOPIC)
+    if (topic_len == 0 || topic_len > CRM_BUS_MAX_TOPIC || seq == 0)
         return CRM_EINVALID;
     if (payload_len > CRM_BUS_MAX_PAYLOAD)
         return CRM_ETOOBIG;
-    uint64_t seq = 0;
-    int rc = crm_outbox_next_seq(outbox, txn, &seq);
-    if (rc)
-        return rc;
     size_t size = TOPIC_LEN_SIZE + topic_len + payload_len;
     unsigned char *value = malloc(size);
     if (!value)
@@ -104,8 +100,19 @@ int crm_outbox_append(crm_outbox_t *outbox, crm_txn_t *txn, const char *topic, c
         memcpy(value + TOPIC_LEN_SIZE + topic_len, payload, payload_len);
     unsigned char key[SEQ_SIZE];
     crm_bus_seq_encode(seq, key);
-    rc = crm_store_put(txn, outbox->db, key, SEQ_SIZE, value, size, CRM_STORE_APPEND);
+    /* APPEND refuses a key that does not sort after the last: sequences only grow. */
+    int rc = crm_store_put(txn, outbox->db, key, SEQ_SIZE, value, size, CRM_STORE_APPEND);
     free(value);
+    return rc;
+}
+
+int crm_outbox_append(crm_outbox_t *outbox, crm_txn_t *txn, const char *topic, const void *payload,
+                      size_t payload_len, uint64_t *seq_p)
+{
+    uint64_t seq = 0;
+    int rc = crm_outbox_next_seq(outbox, txn, &seq);
+    if (rc == 0)
+        rc = crm_outbox_append_at(outbox, txn, seq, topic, payload, payload_len);
     if (rc == 0 && seq_p)
         *seq_p = seq;
     return rc;

@@ -513,20 +513,27 @@ static int s_list_rules(crm_txn_t *txn, s_call_t *c)
     return rc;
 }
 
-static int s_delete_rule(crm_txn_t *txn, s_call_t *c)
+/* Deletes the rule or tier the request names with del, audited under method. */
+static int s_delete_by_id(crm_txn_t *txn, s_call_t *c, int (*del)(loyalty_t *, crm_txn_t *, const char *),
+                          const char *what, const char *method)
 {
     const Crm__V1__DeleteLoyaltyRequest *r = (const void *) c->req;
-    int rc = loyalty_rule_del(c->ly, txn, r->id);
+    int rc = del(c->ly, txn, r->id);
     if (rc == CRM_ENOTFOUND)
-        return loyalty_fail(&c->err, CRM_RPC_NOT_FOUND, "id", "no rule %s", r->id);
+        return loyalty_fail(&c->err, CRM_RPC_NOT_FOUND, "id", "no %s %s", what, r->id);
     if (rc == 0)
-        rc = s_audit(txn, c, "loyalty.DeleteRule", NULL, r->id, 0, NULL, NULL);
+        rc = s_audit(txn, c, method, NULL, r->id, 0, NULL, NULL);
     if (rc == 0) {
         Crm__V1__DeleteLoyaltyReply rep = CRM__V1__DELETE_LOYALTY_REPLY__INIT;
         rep.id = r->id;
         rc = s_reply(c, &rep.base);
     }
     return rc;
+}
+
+static int s_delete_rule(crm_txn_t *txn, s_call_t *c)
+{
+    return s_delete_by_id(txn, c, loyalty_rule_del, "rule", "loyalty.DeleteRule");
 }
 
 /* --- Tiers */
@@ -577,18 +584,7 @@ static int s_list_tiers(crm_txn_t *txn, s_call_t *c)
 
 static int s_delete_tier(crm_txn_t *txn, s_call_t *c)
 {
-    const Crm__V1__DeleteLoyaltyRequest *r = (const void *) c->req;
-    int rc = loyalty_tier_del(c->ly, txn, r->id);
-    if (rc == CRM_ENOTFOUND)
-        return loyalty_fail(&c->err, CRM_RPC_NOT_FOUND, "id", "no tier %s", r->id);
-    if (rc == 0)
-        rc = s_audit(txn, c, "loyalty.DeleteTier", NULL, r->id, 0, NULL, NULL);
-    if (rc == 0) {
-        Crm__V1__DeleteLoyaltyReply rep = CRM__V1__DELETE_LOYALTY_REPLY__INIT;
-        rep.id = r->id;
-        rc = s_reply(c, &rep.base);
-    }
-    return rc;
+    return s_delete_by_id(txn, c, loyalty_tier_del, "tier", "loyalty.DeleteTier");
 }
 
 /* --- Rewards */

@@ -347,3 +347,21 @@ Test(crm_subscriber, a_subscriber_started_before_its_publisher_catches_up)
     s_sub_run_until(40);
     cr_assert_eq(s_applied_count(), 40);
 }
+
+static int s_append_at_stale(crm_txn_t *txn, void *arg)
+{
+    int *rc = arg;
+    *rc = crm_outbox_append_at(pub.outbox, txn, 2, "t.a", "late", 4);
+    return 0;
+}
+
+Test(crm_subscriber, append_at_refuses_a_sequence_that_does_not_grow)
+{
+    s_commit("t.a", 1, 3);
+    int rc = 0;
+    cr_assert_eq(crm_store_write(pub.store, s_append_at_stale, &rc), 0);
+    cr_assert_eq(rc, CRM_EINVALID);
+    uint64_t head = 0;
+    cr_assert_eq(crm_outbox_head(pub.outbox, &head), 0);
+    cr_assert_eq(head, 3);
+}
