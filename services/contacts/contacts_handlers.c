@@ -762,6 +762,31 @@ contacts_on_customer_upserted(contacts_t *self, crm_txn_t *txn, const Crm__V1__E
     return contacts_op_upsert(&self->ctx, txn, msg->customer, NULL, err);
 }
 
+int
+contacts_on_complaint_filed(contacts_t *self, crm_txn_t *txn, const Crm__V1__Event *env,
+                            Crm__V1__ComplaintFiled *msg, contacts_err_t *err)
+{
+    Crm__V1__ComplaintReceived c = CRM__V1__COMPLAINT_RECEIVED__INIT;
+    char id[CRM_ID_SIZE];
+    int rc = contacts_op_resolve(&self->ctx, txn, msg->customer, true, id, err);
+    if (rc)
+        return rc;
+    c.customer_id = id;
+    c.event_id = env->id;
+    c.source = env->source;
+    c.category = msg->category;
+    c.priority = msg->priority;
+    c.subject = msg->subject;
+    c.text = msg->text;
+    c.channel = msg->channel;
+    c.n_attachments = msg->n_attachments;
+    c.attachments = msg->attachments;
+    c.occurred_at = msg->occurred_at ? msg->occurred_at : env->time;
+    rc = contacts_op_file_complaint(&self->ctx, txn, &c, err);
+    free(c.interaction_id != protobuf_c_empty_string ? c.interaction_id : NULL);
+    return rc;
+}
+
 typedef int (*s_ingest_fn)(contacts_t *self, crm_txn_t *txn, const Crm__V1__Event *env,
                            ProtobufCMessage *msg, contacts_err_t *err);
 
@@ -775,6 +800,7 @@ S_INGEST(contacts_on_order_placed, Crm__V1__OrderPlaced)
 S_INGEST(contacts_on_order_refunded, Crm__V1__OrderRefunded)
 S_INGEST(contacts_on_interaction_logged, Crm__V1__InteractionReported)
 S_INGEST(contacts_on_customer_upserted, Crm__V1__CustomerUpserted)
+S_INGEST(contacts_on_complaint_filed, Crm__V1__ComplaintFiled)
 
 static const struct {
     const char *topic;
@@ -785,6 +811,7 @@ static const struct {
     { CONTACTS_INGEST_ORDER_REFUNDED, &crm__v1__order_refunded__descriptor, s_contacts_on_order_refunded },
     { CONTACTS_INGEST_INTERACTION_LOGGED, &crm__v1__interaction_reported__descriptor, s_contacts_on_interaction_logged },
     { CONTACTS_INGEST_CUSTOMER_UPSERTED, &crm__v1__customer_upserted__descriptor, s_contacts_on_customer_upserted },
+    { CONTACTS_INGEST_COMPLAINT_FILED, &crm__v1__complaint_filed__descriptor, s_contacts_on_complaint_filed },
 };
 
 int

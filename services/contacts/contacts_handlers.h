@@ -38,6 +38,7 @@
 #define CONTACTS_INGEST_ORDER_REFUNDED     "crm.ingest.order.refunded.v1"
 #define CONTACTS_INGEST_INTERACTION_LOGGED "crm.ingest.interaction.logged.v1"
 #define CONTACTS_INGEST_CUSTOMER_UPSERTED  "crm.ingest.customer.upserted.v1"
+#define CONTACTS_INGEST_COMPLAINT_FILED    "crm.ingest.complaint.filed.v1"
 
 #define CONTACTS_SOURCE_MAX 128
 
@@ -122,5 +123,7 @@ int contacts_on_interaction_logged(contacts_t *self, crm_txn_t *txn, const Crm__
                                    Crm__V1__InteractionReported *msg, contacts_err_t *err);
 int contacts_on_customer_upserted(contacts_t *self, crm_txn_t *txn, const Crm__V1__Event *env,
                                   Crm__V1__CustomerUpserted *msg, contacts_err_t *err);
+int contacts_on_complaint_filed(contacts_t *self, crm_txn_t *txn, const Crm__V1__Event *env,
+                                Crm__V1__ComplaintFiled *msg, contacts_err_t *err);
 
 #endif

@@ -552,6 +552,45 @@ contacts_op_log_interaction(const contacts_ctx_t *ctx, crm_txn_t *txn, const cha
     return s_emit(ctx, txn, CONTACTS_EVENT_INTERACTION_LOGGED, customer_id, &ev.base);
 }
 
+/* The length of the longest prefix of s of at most max bytes that ends between UTF-8 characters. */
+static size_t
+s_utf8_prefix_len(const char *s, size_t max)
+{
+    size_t n = strnlen(s, max + 1);
+    if (n <= max)
+        return n;
+    n = max;
+    while (n > 0 && ((unsigned char) s[n] & 0xC0) == 0x80)
+        n--;
+    return n;
+}
+
+int
+contacts_op_file_complaint(const contacts_ctx_t *ctx, crm_txn_t *txn, Crm__V1__ComplaintReceived *c,
+                           contacts_err_t *err)
+{
+    Crm__V1__Interaction *it = NULL;
+    Crm__V1__Interaction view = CRM__V1__INTERACTION__INIT;
+    char summary[CONTACTS_COMPLAINT_SUMMARY_MAX + 1];
+    const char *from = *c->subject ? c->subject : c->text;
+    size_t n = s_utf8_prefix_len(from, CONTACTS_COMPLAINT_SUMMARY_MAX);
+    memcpy(summary, from, n);
+    summary[n] = '\0';
+    view.channel = c->channel;
+    view.direction = CRM__V1__DIRECTION__DIRECTION_INBOUND;
+    view.summary = summary;
+    view.occurred_at = c->occurred_at;
+    int rc = contacts_validate_interaction(&view, err);
+    if (rc || (rc = contacts_message_copy(&view.base, (ProtobufCMessage **) &it))
+        || (rc = contacts_op_log_interaction(ctx, txn, c->customer_id, it, err))
+        || (rc = contacts_str_set(&c->interaction_id, it->id)))
+        goto out;
+    rc = s_emit(ctx, txn, CONTACTS_EVENT_COMPLAINT_RECEIVED, c->customer_id, &c->base);
+out:
+    crm_codec_message_free((ProtobufCMessage **) &it);
+    return rc;
+}
+
 /* --- Purchases */
 
 int

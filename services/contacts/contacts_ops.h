@@ -22,8 +22,10 @@
 #define CONTACTS_EVENT_INTERACTION_LOGGED  "crm.contacts.interaction.logged.v1"
 #define CONTACTS_EVENT_PURCHASE_RECORDED   "crm.contacts.purchase.recorded.v1"
 #define CONTACTS_EVENT_PURCHASE_REFUNDED   "crm.contacts.purchase.refunded.v1"
+#define CONTACTS_EVENT_COMPLAINT_RECEIVED  "crm.contacts.complaint.received.v1"
 
 #define CONTACTS_UPDATE_MASK_MAX 64        /* paths in one update_mask */
+#define CONTACTS_COMPLAINT_SUMMARY_MAX 200 /* bytes of a filed complaint kept as its interaction's summary */
 
 /* What every operation works with; all borrowed. */
 typedef struct {
@@ -75,6 +77,13 @@ int contacts_op_merge(const contacts_ctx_t *ctx, crm_txn_t *txn, const char *sur
  * unset) and recordedAt in place; raises interaction.logged. */
 int contacts_op_log_interaction(const contacts_ctx_t *ctx, crm_txn_t *txn, const char *customer_id,
                                 Crm__V1__Interaction *it, contacts_err_t *err);
+
+/* Files complaint c (from ingest; customer_id, subject/text and channel already set) for its
+ * customer: logs it as an inbound interaction (summary: the subject, else the start of the text),
+ * sets c->interaction_id (allocated: the caller frees it), and raises CONTACTS_EVENT_COMPLAINT_RECEIVED with c. CRM_ENOTFOUND when
+ * the customer does not exist. */
+int contacts_op_file_complaint(const contacts_ctx_t *ctx, crm_txn_t *txn,
+                               Crm__V1__ComplaintReceived *c, contacts_err_t *err);
 
 /* Records purchase p (validated) for customer_id: sets its id, customerId, orderId (its id when
  * empty), purchasedAt (now when unset) and recordedAt in place; updates the customer's purchase

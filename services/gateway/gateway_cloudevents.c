@@ -151,6 +151,20 @@ s_check_payload(gateway_ingest_event_t *ev)
             field = "data.customer", why = "a customer is required";
         else if (!field && !external && !*u->customer->email)
             field = "data.customer", why = "a customer needs an external id or an email to be matched";
+    } else if (msg->descriptor == &crm__v1__complaint_filed__descriptor) {
+        const Crm__V1__ComplaintFiled *c = (const Crm__V1__ComplaintFiled *) msg;
+        if ((field = s_customer_ref_fault(c->customer, &why)))
+            ;
+        else if (c->channel == CRM__V1__CHANNEL__CHANNEL_UNSPECIFIED)
+            field = "data.channel", why = "a channel is required";
+        else if (!*c->subject && !*c->text)
+            field = "data.text", why = "a complaint needs a subject or a text";
+        else if (strlen(c->subject) > GATEWAY_COMPLAINT_SUBJECT_MAX)
+            field = "data.subject", why = "the subject is too long";
+        else if (strlen(c->text) > GATEWAY_COMPLAINT_TEXT_MAX)
+            field = "data.text", why = "the text is too long";
+        else if (c->n_attachments > GATEWAY_COMPLAINT_ATTACHMENTS_MAX)
+            field = "data.attachments", why = "too many attachments";
     }
     if (field)
         gateway_ingest_reject(ev, field, "%s", why);
@@ -182,7 +196,7 @@ s_check_attrs(gateway_ingest_event_t *ev, const s_attrs_t *a)
     ev->type = gateway_ingest_type_find(a->type);
     if (!ev->type) {
         gateway_ingest_reject(ev, S_FIELD("type"), "type must be order.placed, order.refunded, "
-                              "interaction.logged or customer.upserted");
+                              "interaction.logged, customer.upserted or complaint.filed");
         return;
     }
     ev->time_us = 0;

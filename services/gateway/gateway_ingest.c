@@ -21,6 +21,7 @@ const gateway_ingest_type_t gateway_ingest_types[] = {
     { "order.refunded", "crm.ingest.order.refunded.v1", &crm__v1__order_refunded__descriptor },
     { "interaction.logged", "crm.ingest.interaction.logged.v1", &crm__v1__interaction_reported__descriptor },
     { "customer.upserted", "crm.ingest.customer.upserted.v1", &crm__v1__customer_upserted__descriptor },
+    { "complaint.filed", "crm.ingest.complaint.filed.v1", &crm__v1__complaint_filed__descriptor },
 };
 
 const size_t gateway_ingest_types_count = sizeof gateway_ingest_types / sizeof gateway_ingest_types[0];

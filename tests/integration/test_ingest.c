@@ -9,6 +9,8 @@
 
 #include "crm/v1/envelope.pb-c.h"
 #include "crm/v1/ingest.pb-c.h"
+#include "crm_codec.h"
+#include "crm_event.h"
 #include "crm_suite.h"
 
 #define ADMIN CRM_SUITE_ADMIN_KEY
@@ -299,4 +301,74 @@ Test(ingest, refunds_and_upserts_from_integrators)
     cr_assert_str_eq(s_str(c, "owner"), "agent-3", "the second upsert updated the same customer");
     json_decref(c);
     (void) s_customer;
+}
+
+Test(ingest, a_filed_complaint_is_logged_and_handed_on_once)
+{
+    static const char *const complaint =
+        "{\"specversion\":\"1.0\",\"id\":\"cc-1\",\"source\":\"/callcentre\",\"type\":\"complaint.filed\","
+        "\"data\":{\"customer\":{\"email\":\"li.na@example.com\"},\"category\":\"delivery\","
+        "\"priority\":\"high\",\"subject\":\"快递晚了三天\",\"text\":\"The parcel came three days late.\","
+        "\"channel\":\"phone\",\"attachments\":[\"doc:rec-991\"]}}";
+    char body[2048];
+    snprintf(body, sizeof body, "[%s,%s]", complaint, complaint);
+    crm_http_response_t r;
+    crm_suite_http(&suite, "POST", "/v1/events", ADMIN, body, batch_type, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    json_t *json = crm_http_json(&r);
+    json_t *results = json_object_get(json, "results");
+    cr_assert_str_eq(s_str(json_array_get(results, 0), "outcome"), "accepted");
+    cr_assert_str_eq(s_str(json_array_get(results, 1), "outcome"), "duplicate");
+    json_decref(json);
+    crm_http_response_clear(&r);
+
+    /* A complaint without a channel, or with nothing said, changes nothing. */
+    crm_suite_http(&suite, "POST", "/v1/events", ADMIN,
+                   "[{\"specversion\":\"1.0\",\"id\":\"cc-2\",\"source\":\"/callcentre\",\"type\":\"complaint.filed\","
+                   "\"data\":{\"customer\":{\"email\":\"li.na@example.com\"},\"subject\":\"x\"}},"
+                   "{\"specversion\":\"1.0\",\"id\":\"cc-3\",\"source\":\"/callcentre\",\"type\":\"complaint.filed\","
+                   "\"data\":{\"customer\":{\"email\":\"li.na@example.com\"},\"channel\":\"phone\"}}]",
+                   batch_type, &r);
+    json = crm_http_json(&r);
+    results = json_object_get(json, "results");
+    cr_assert_str_eq(s_str(json_array_get(results, 0), "outcome"), "rejected", "%s", r.body);
+    cr_assert_str_eq(s_str(json_array_get(results, 0), "field"), "data.channel", "%s", r.body);
+    cr_assert_str_eq(s_str(json_array_get(results, 1), "outcome"), "rejected", "%s", r.body);
+    cr_assert_str_eq(s_str(json_array_get(results, 1), "field"), "data.text", "%s", r.body);
+    json_decref(json);
+    crm_http_response_clear(&r);
+
+    /* Contacts made the unknown caller a customer, logged the call, and published the complaint once. */
+    Crm__V1__Event *events[4] = { 0 };
+    size_t n = 0;
+    long long deadline = crm_test_now_ms() + APPLY_WAIT_MS;
+    while (n == 0 && crm_test_now_ms() < deadline) {
+        n = crm_suite_events(&suite, CRM_SVC_CONTACTS, "crm.contacts.complaint.received.v1", events, 4);
+        if (n == 0)
+            usleep(100 * 1000);
+    }
+    cr_assert_eq(n, 1, "one complaint handed on");
+    ProtobufCMessage *data = NULL;
+    cr_assert_eq(crm_event_data(events[0], &crm__v1__complaint_received__descriptor, &data), 0);
+    Crm__V1__ComplaintReceived *c = (Crm__V1__ComplaintReceived *) data;
+    cr_assert_str_eq(c->event_id, "cc-1");
+    cr_assert_str_eq(c->source, "/callcentre");
+    cr_assert_eq(c->category, CRM__V1__COMPLAINT_CATEGORY__COMPLAINT_CATEGORY_DELIVERY);
+    cr_assert_eq(c->priority, CRM__V1__PRIORITY__PRIORITY_HIGH);
+    cr_assert_eq(c->n_attachments, 1);
+    cr_assert_str_eq(events[0]->subject, c->customer_id);
+
+    char path[160];
+    snprintf(path, sizeof path, "/v1/contacts/%s/interactions", c->customer_id);
+    crm_suite_http(&suite, "GET", path, ADMIN, NULL, NULL, &r);
+    json = crm_http_json(&r);
+    json_t *it = json_array_get(json_object_get(json, "interactions"), 0);
+    cr_assert_not_null(it, "%s", r.body);
+    cr_assert_str_eq(s_str(it, "id"), c->interaction_id);
+    cr_assert_str_eq(s_str(it, "summary"), "快递晚了三天");
+    cr_assert_str_eq(s_str(it, "direction"), "inbound");
+    json_decref(json);
+    crm_http_response_clear(&r);
+    crm_codec_message_free(&data);
+    crm_event_destroy(&events[0]);
 }

@@ -11,8 +11,15 @@
 #include <strings.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zmq.h>
+
+#include "crm_bus.h"
+#include "crm_error.h"
+#include "crm_event.h"
 
 #define HTTP_TIMEOUT_MS 30000
+#define REPLAY_TIMEOUT_MS 5000
+#define REPLAY_BATCH 1000
 
 static void s_env_add(crm_suite_t *suite, size_t *n, const char *name, const char *value)
 {
@@ -54,6 +61,8 @@ void crm_suite_init(crm_suite_t *suite)
             s_env_add(suite, &n, name, endpoint);
             if (k == 0)
                 snprintf(suite->rpc_endpoints[id], sizeof suite->rpc_endpoints[id], "%s", endpoint);
+            if (k == 2)
+                snprintf(suite->replay_endpoints[id], sizeof suite->replay_endpoints[id], "%s", endpoint);
         }
         if (id != CRM_SVC_GATEWAY) {
             suite->health_ports[id] = crm_test_free_port();
@@ -265,4 +274,45 @@ void crm_http_response_clear(crm_http_response_t *response)
 {
     free(response->body);
     memset(response, 0, sizeof *response);
+}
+
+size_t crm_suite_events(crm_suite_t *suite, crm_service_id_t id, const char *type,
+                        Crm__V1__Event **out, size_t max)
+{
+    void *ctx = zmq_ctx_new();
+    crm_bus_replay_client_t *client = NULL;
+    cr_assert_eq(crm_bus_replay_client_new(ctx, suite->replay_endpoints[id], &client), 0);
+    size_t found = 0;
+    uint64_t after = 0, head = 1;
+    long long deadline = crm_test_now_ms() + REPLAY_TIMEOUT_MS;
+    int rc = 0;
+    while (rc == 0 && after < head) {
+        crm_bus_batch_t *batch = NULL;
+        rc = crm_bus_replay_fetch(client, after, REPLAY_BATCH, REPLAY_TIMEOUT_MS, &batch);
+        if (rc == CRM_EUNAVAIL && crm_test_now_ms() < deadline) {
+            usleep(10 * 1000);     /* still connecting */
+            rc = 0;
+            continue;
+        }
+        if (rc)
+            break;
+        head = crm_bus_batch_head(batch);
+        size_t n = crm_bus_batch_count(batch);
+        for (size_t i = 0; i < n; i++) {
+            crm_bus_event_t ev;
+            crm_bus_batch_event(batch, i, &ev);
+            after = ev.seq;
+            if (found < max && strlen(type) == ev.topic_len && memcmp(type, ev.topic, ev.topic_len) == 0
+                && crm_event_decode(ev.payload, ev.payload_len, &out[found]) == 0)
+                found++;
+        }
+        crm_bus_batch_destroy(&batch);
+        if (n == 0)
+            break;
+    }
+    crm_bus_replay_client_destroy(&client);
+    zmq_ctx_term(ctx);
+    cr_assert_eq(rc, 0, "the %s publisher did not answer a replay: %s", crm_service_name(id),
+                 crm_errname(rc));
+    return found;
 }

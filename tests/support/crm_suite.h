@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "crm/v1/envelope.pb-c.h"
 #include "crm_config.h"
 #include "crm_test.h"
 
@@ -28,6 +29,7 @@ typedef struct {
     pid_t pids[CRM_SVC_COUNT];
     int health_ports[CRM_SVC_COUNT];
     char rpc_endpoints[CRM_SVC_COUNT][64];
+    char replay_endpoints[CRM_SVC_COUNT][64];
 } crm_suite_t;
 
 /* Makes the folder and the endpoints; starts nothing. */
@@ -44,6 +46,13 @@ int crm_suite_stop(crm_suite_t *suite, crm_service_id_t id, int sig);
 /* Stops every running service with SIGTERM, checks each stopped cleanly (exit status 0), and removes
  * the folder. */
 void crm_suite_destroy(crm_suite_t *suite);
+
+/* Reads what publisher id has published so far, from its replay endpoint (the service must run),
+ * and decodes into out the envelopes of the events whose topic is exactly type, oldest first, at
+ * most max (the caller destroys each with crm_event_destroy). Returns how many were stored.
+ * Aborts the test when the publisher does not answer. */
+size_t crm_suite_events(crm_suite_t *suite, crm_service_id_t id, const char *type,
+                        Crm__V1__Event **out, size_t max);
 
 /* An HTTP response. body is NUL-terminated; the caller clears the response. */
 typedef struct {

@@ -67,19 +67,20 @@ Test(gateway_cloudevents, every_type_is_known_by_its_short_name)
         "{\"specversion\":\"1.0\",\"id\":\"r\",\"source\":\"s\",\"type\":\"order.refunded\",\"data\":{\"orderId\":\"o\",\"refundId\":\"r1\",\"amountMinor\":5}}",
         "{\"specversion\":\"1.0\",\"id\":\"i\",\"source\":\"s\",\"type\":\"interaction.logged\",\"data\":{\"customer\":{\"externalId\":{\"system\":\"erp\",\"id\":\"9\"}},\"channel\":\"chat\",\"summary\":\"hi\"}}",
         "{\"specversion\":\"1.0\",\"id\":\"u\",\"source\":\"s\",\"type\":\"customer.upserted\",\"data\":{\"customer\":{\"name\":\"王芳\",\"externalIds\":[{\"system\":\"shop\",\"id\":\"7\"}]}}}",
+        "{\"specversion\":\"1.0\",\"id\":\"c\",\"source\":\"s\",\"type\":\"complaint.filed\",\"data\":{\"customer\":{\"email\":\"a@b.cn\"},\"channel\":\"visit\",\"category\":\"product\",\"text\":\"坏了\"}}",
     };
     static const ProtobufCMessageDescriptor *const types[] = {
         &crm__v1__order_refunded__descriptor, &crm__v1__interaction_reported__descriptor,
-        &crm__v1__customer_upserted__descriptor,
+        &crm__v1__customer_upserted__descriptor, &crm__v1__complaint_filed__descriptor,
     };
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < sizeof events / sizeof events[0]; i++) {
         gateway_ingest_batch_t batch = s_one(events[i]);
         cr_assert(batch.events[0].pending, "%s: %s %s", events[i], batch.events[0].field, batch.events[0].error);
         cr_assert_eq(batch.events[0].data->descriptor, types[i]);
         gateway_ingest_batch_clear(&batch);
     }
     cr_assert_null(gateway_ingest_type_find("order.shipped"));
-    cr_assert_eq(gateway_ingest_types_count, 4);
+    cr_assert_eq(gateway_ingest_types_count, 5);
 }
 
 Test(gateway_cloudevents, each_attribute_error_is_named)
