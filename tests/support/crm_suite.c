@@ -61,6 +61,8 @@ void crm_suite_init(crm_suite_t *suite)
             s_env_add(suite, &n, name, endpoint);
             if (k == 0)
                 snprintf(suite->rpc_endpoints[id], sizeof suite->rpc_endpoints[id], "%s", endpoint);
+            if (k == 1)
+                snprintf(suite->pub_endpoints[id], sizeof suite->pub_endpoints[id], "%s", endpoint);
             if (k == 2)
                 snprintf(suite->replay_endpoints[id], sizeof suite->replay_endpoints[id], "%s", endpoint);
         }

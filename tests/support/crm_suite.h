@@ -29,6 +29,7 @@ typedef struct {
     pid_t pids[CRM_SVC_COUNT];
     int health_ports[CRM_SVC_COUNT];
     char rpc_endpoints[CRM_SVC_COUNT][64];
+    char pub_endpoints[CRM_SVC_COUNT][64];
     char replay_endpoints[CRM_SVC_COUNT][64];
 } crm_suite_t;
 

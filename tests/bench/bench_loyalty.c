@@ -1,0 +1,275 @@
+/* bench_loyalty.c: purchases from an integrator's ingest to a loyalty balance updated, end to end, beside the foundation's outbox rate. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "crm/v1/ingest.pb-c.h"
+#include "crm/v1/loyalty.pb-c.h"
+#include "crm_bus.h"
+#include "crm_codec.h"
+#include "crm_error.h"
+#include "crm_event.h"
+#include "crm_outbox_rate.h"
+#include "crm_suite.h"
+
+#define CUSTOMERS 2000             /* made by a first order each, before measuring */
+#define ORDERS 30000               /* the throughput run */
+#define WINDOW 1000                /* orders sent and not yet acknowledged, at most */
+#define RATE 500                   /* orders per second in the latency run */
+#define RATE_SECONDS 10
+#define RATE_ORDERS (RATE * RATE_SECONDS)
+#define OUTBOX_EVENTS 50000
+#define WAIT_MS 120000             /* the longest a run may take to be applied */
+#define REPLAY_BATCH 2000
+#define REPLAY_TIMEOUT_MS 5000
+#define EARNED "crm.loyalty.points.earned.v1"
+
+typedef struct {
+    void *zmq;
+    void *ingest;                  /* DEALER to the gateway's ZeroMQ ingest */
+    crm_bus_replay_client_t *replay;   /* loyalty's replay endpoint */
+    uint64_t replay_after;
+    uint64_t earned;               /* purchase earnings seen through replay so far */
+    uint64_t sent, acked, refused;
+} s_bench_t;
+
+static long long s_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long) ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
+static void s_die(const char *what, const crm_suite_t *suite)
+{
+    fprintf(stderr, "bench_loyalty: %s (service logs: %s)\n", what, suite->log);
+    exit(1);
+}
+
+/* Sends order n of customer n % CUSTOMERS over the ingest socket, without waiting. */
+static int s_send_order(s_bench_t *b, uint64_t n)
+{
+    char id[32], order[32], email[48];
+    snprintf(id, sizeof id, "e-%llu", (unsigned long long) n);
+    snprintf(order, sizeof order, "SO-%llu", (unsigned long long) n);
+    snprintf(email, sizeof email, "c%llu@bench.example.com", (unsigned long long) (n % CUSTOMERS));
+    Crm__V1__CustomerRef ref = CRM__V1__CUSTOMER_REF__INIT;
+    ref.email = email;
+    Crm__V1__OrderPlaced placed = CRM__V1__ORDER_PLACED__INIT;
+    placed.order_id = order;
+    placed.customer = &ref;
+    placed.amount_minor = (int64_t) (1000 + n % 50000);
+    placed.currency = "CNY";
+    uint8_t data[256], buf[512];
+    Crm__V1__Event event = CRM__V1__EVENT__INIT;
+    event.id = id;
+    event.source = "/shop/bench";
+    event.spec_version = "1.0";
+    event.type = "order.placed";
+    event.data.data = data;
+    event.data.len = crm__v1__order_placed__pack(&placed, data);
+    event.data_schema = "crm.v1.OrderPlaced";
+    size_t len = crm__v1__event__pack(&event, buf);
+    if (zmq_send(b->ingest, buf, len, 0) != (int) len)
+        return -1;
+    b->sent++;
+    return 0;
+}
+
+/* Reads every acknowledgement waiting, or waits up to timeout_ms for the first. */
+static void s_read_acks(s_bench_t *b, int timeout_ms)
+{
+    zmq_pollitem_t item = { b->ingest, 0, ZMQ_POLLIN, 0 };
+    if (zmq_poll(&item, 1, timeout_ms) <= 0)
+        return;
+    uint8_t reply[1024];
+    int n;
+    while ((n = zmq_recv(b->ingest, reply, sizeof reply, ZMQ_DONTWAIT)) > 0) {
+        Crm__V1__IngestResult *r = crm__v1__ingest_result__unpack(NULL, (size_t) n, reply);
+        if (!r || r->outcome != CRM__V1__INGEST_RESULT__OUTCOME__OUTCOME_ACCEPTED)
+            b->refused++;
+        b->acked++;
+        if (r)
+            crm__v1__ingest_result__free_unpacked(r, NULL);
+    }
+}
+
+/* True when the event is the earning of a purchase. */
+static bool s_is_purchase_earning(const crm_bus_event_t *ev)
+{
+    if (ev->heartbeat || ev->topic_len != strlen(EARNED) || memcmp(ev->topic, EARNED, ev->topic_len) != 0)
+        return false;
+    Crm__V1__Event *env = NULL;
+    ProtobufCMessage *data = NULL;
+    bool yes = crm_event_decode(ev->payload, ev->payload_len, &env) == 0
+               && crm_event_data(env, &crm__v1__points_changed__descriptor, &data) == 0
+               && ((Crm__V1__PointsChanged *) data)->entry
+               && ((Crm__V1__PointsChanged *) data)->entry->earn_kind == CRM__V1__EARN_KIND__EARN_KIND_PURCHASE;
+    crm_codec_message_free(&data);
+    crm_event_destroy(&env);
+    return yes;
+}
+
+/* Reads loyalty's new events through replay, counting purchase earnings. Returns 0 or a CRM_E*. */
+static int s_poll_earned(s_bench_t *b)
+{
+    crm_bus_batch_t *batch = NULL;
+    int rc = crm_bus_replay_fetch(b->replay, b->replay_after, REPLAY_BATCH, REPLAY_TIMEOUT_MS, &batch);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < crm_bus_batch_count(batch); i++) {
+        crm_bus_event_t ev;
+        crm_bus_batch_event(batch, i, &ev);
+        b->replay_after = ev.seq;
+        b->earned += s_is_purchase_earning(&ev);
+    }
+    crm_bus_batch_destroy(&batch);
+    return 0;
+}
+
+/* Waits until loyalty has earned for `target` purchases in all. Returns the monotonic time it was
+ * seen, or -1 after WAIT_MS. */
+static long long s_wait_earned(s_bench_t *b, uint64_t target)
+{
+    long long deadline = s_now_us() + (long long) WAIT_MS * 1000;
+    while (s_now_us() < deadline) {
+        s_read_acks(b, 0);
+        int rc = s_poll_earned(b);
+        if (rc && rc != CRM_EUNAVAIL && rc != CRM_ETIMEOUT)
+            return -1;
+        if (b->earned >= target)
+            return s_now_us();
+        if (rc)
+            usleep(1000);
+    }
+    return -1;
+}
+
+/* Sends count orders from number first, keeping at most WINDOW unacknowledged. */
+static int s_send_all(s_bench_t *b, uint64_t first, uint64_t count)
+{
+    for (uint64_t n = first; n < first + count; n++) {
+        while (b->sent - b->acked >= WINDOW)
+            s_read_acks(b, 1000);
+        if (s_send_order(b, n))
+            return -1;
+        s_read_acks(b, 0);
+    }
+    return 0;
+}
+
+static int s_cmp_ll(const void *x, const void *y)
+{
+    long long a = *(const long long *) x, c = *(const long long *) y;
+    return a < c ? -1 : a > c;
+}
+
+/* The latency run: RATE orders a second on a fixed schedule; each order's latency runs from its
+ * scheduled time to the moment its earning arrives on loyalty's publisher. Earnings come in the
+ * order the orders were sent (one ingest log, contacts and loyalty each apply in order), so the
+ * k-th earning is the k-th order's. Fills lat (RATE_ORDERS) and returns how many arrived. */
+static size_t s_rate_run(s_bench_t *b, const crm_suite_t *suite, uint64_t first, long long *lat)
+{
+    static long long scheduled[RATE_ORDERS];
+    crm_bus_sub_t *sub = NULL;
+    if (crm_bus_sub_new(b->zmq, suite->pub_endpoints[CRM_SVC_LOYALTY], &sub))
+        s_die("cannot subscribe to loyalty", suite);
+    usleep(300 * 1000);            /* let the subscription reach the publisher */
+    long long start = s_now_us() + 1000;
+    size_t sent = 0, seen = 0;
+    long long deadline = start + (long long) RATE_SECONDS * 1000000 + (long long) WAIT_MS * 1000;
+    while (seen < RATE_ORDERS && s_now_us() < deadline) {
+        long long now = s_now_us();
+        while (sent < RATE_ORDERS && start + (long long) sent * 1000000 / RATE <= now) {
+            scheduled[sent] = start + (long long) sent * 1000000 / RATE;
+            if (s_send_order(b, first + sent))
+                s_die("ingest send failed", suite);
+            sent++;
+        }
+        long long next = sent < RATE_ORDERS ? start + (long long) sent * 1000000 / RATE : now + 10000;
+        int wait_ms = next > now ? (int) ((next - now + 999) / 1000) : 0;
+        zmq_pollitem_t items[2] = { { b->ingest, 0, ZMQ_POLLIN, 0 },
+                                    { crm_bus_sub_socket(sub), 0, ZMQ_POLLIN, 0 } };
+        if (zmq_poll(items, 2, wait_ms) <= 0)
+            continue;
+        if (items[0].revents)
+            s_read_acks(b, 0);
+        crm_bus_event_t ev;
+        while (crm_bus_sub_recv(sub, &ev) == 0) {
+            if (s_is_purchase_earning(&ev) && seen < sent) {
+                lat[seen] = s_now_us() - scheduled[seen];
+                seen++;
+            }
+        }
+    }
+    crm_bus_sub_destroy(&sub);
+    return seen;
+}
+
+int main(void)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    double outbox = crm_outbox_rate_delivery(OUTBOX_EVENTS);
+
+    static s_bench_t b;
+    crm_suite_t suite;
+    crm_suite_init(&suite);
+    crm_suite_start(&suite, CRM_SVC_CONTACTS);
+    crm_suite_start(&suite, CRM_SVC_LOYALTY);
+    crm_suite_start(&suite, CRM_SVC_GATEWAY);
+    b.zmq = zmq_ctx_new();
+    b.ingest = zmq_socket(b.zmq, ZMQ_DEALER);
+    int linger = 0, hwm = 2 * WINDOW;
+    zmq_setsockopt(b.ingest, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(b.ingest, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(b.ingest, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    if (zmq_connect(b.ingest, suite.ingest_endpoint)
+        || crm_bus_replay_client_new(b.zmq, suite.replay_endpoints[CRM_SVC_LOYALTY], &b.replay))
+        s_die("cannot connect", &suite);
+
+    /* Customers first: each one's first order makes them. */
+    if (s_send_all(&b, 0, CUSTOMERS) || s_wait_earned(&b, CUSTOMERS) < 0)
+        s_die("the first orders were not applied", &suite);
+
+    /* Throughput: ORDERS orders as fast as the ingest acknowledges them. */
+    long long t0 = s_now_us();
+    if (s_send_all(&b, CUSTOMERS, ORDERS))
+        s_die("ingest send failed", &suite);
+    long long acked_at = s_now_us();
+    long long t1 = s_wait_earned(&b, CUSTOMERS + ORDERS);
+    if (t1 < 0)
+        s_die("the orders were not all applied in time", &suite);
+    double ingest_rate = ORDERS / ((double) (acked_at - t0) / 1e6);
+    double applied_rate = ORDERS / ((double) (t1 - t0) / 1e6);
+
+    /* Latency at a fixed rate. */
+    static long long lat[RATE_ORDERS];
+    size_t seen = s_rate_run(&b, &suite, CUSTOMERS + ORDERS, lat);
+    s_read_acks(&b, 100);
+    qsort(lat, seen, sizeof lat[0], s_cmp_ll);
+
+    crm_bus_replay_client_destroy(&b.replay);
+    zmq_close(b.ingest);
+    zmq_ctx_term(b.zmq);
+    crm_suite_destroy(&suite);
+
+    printf("loyalty benchmark: %ld cores; contacts, loyalty and gateway as separate processes; orders over the "
+           "ZeroMQ ingest\n", cores);
+    printf("%-66s %12s\n", "figure", "value");
+    printf("%-66s %12.0f\n", "foundation: outbox commit + delivery, events/s (reference)", outbox);
+    printf("%-66s %12.0f\n", "orders acknowledged by the ingest (committed), orders/s", ingest_rate);
+    printf("%-66s %12.0f\n", "purchases applied to the ledger end to end, purchases/s", applied_rate);
+    printf("%-66s %11.0f%%\n", "ratio applied / outbox rate", 100.0 * applied_rate / outbox);
+    static const struct { const char *name; double at; } marks[] = { { "p50", 0.50 }, { "p99", 0.99 } };
+    for (size_t m = 0; seen && m < 2; m++) {
+        char label[96];
+        snprintf(label, sizeof label, "at %d orders/s: ingest to balance updated, %s ms", RATE, marks[m].name);
+        printf("%-66s %12.2f\n", label, (double) lat[(size_t) ((double) seen * marks[m].at)] / 1000.0);
+    }
+    printf("latency run: %zu of %d earnings seen; orders refused by the ingest: %llu\n", seen, RATE_ORDERS,
+           (unsigned long long) b.refused);
+    return seen == RATE_ORDERS && b.refused == 0 ? 0 : 1;
+}
