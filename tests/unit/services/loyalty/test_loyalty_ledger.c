@@ -3,7 +3,7 @@
 
 #include "loyalty_fixture.h"
 
-#define PROP_BATCHES          60      /* fresh stores */
+#define PROP_BATCHES          120     /* fresh stores */
 #define PROP_CUSTOMERS        25      /* customers (sequences) per store */
 #define PROP_OPS              200     /* random operations per store */
 #define PROP_PURCHASES_MAX    64
