@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crm/v1/analytics.pb-c.h"
 #include "crm_codec.h"
 #include "crm_error.h"
 #include "crm_event.h"
@@ -846,6 +847,46 @@ contacts_apply_ingest(crm_txn_t *txn, const crm_bus_event_t *event, void *arg)
     } else if (rc && rc != CRM_EMAPFULL && self->log) {
         crm_log_error(self->log, "ingest event failed, to be retried", "topic", s_ingest[i].topic,
                       "error", crm_errname(rc));
+    }
+    crm_codec_message_free(&msg);
+    crm_event_destroy(&env);
+    return rc;
+}
+
+int
+contacts_apply_analytics(crm_txn_t *txn, const crm_bus_event_t *event, void *arg)
+{
+    contacts_t *self = arg;
+    bool segment = crm_bus_topic_matches(event->topic, event->topic_len, CONTACTS_ANALYTICS_SEGMENT_CHANGED)
+                   && event->topic_len == strlen(CONTACTS_ANALYTICS_SEGMENT_CHANGED);
+    bool stage = crm_bus_topic_matches(event->topic, event->topic_len, CONTACTS_ANALYTICS_STAGE_CHANGED)
+                 && event->topic_len == strlen(CONTACTS_ANALYTICS_STAGE_CHANGED);
+    if (!segment && !stage)
+        return 0;
+    const ProtobufCMessageDescriptor *desc = segment ? &crm__v1__segment_changed__descriptor
+                                                     : &crm__v1__stage_changed__descriptor;
+    contacts_err_t err = { 0 };
+    Crm__V1__Event *env = NULL;
+    ProtobufCMessage *msg = NULL;
+    int rc = crm_event_decode(event->payload, event->payload_len, &env);
+    if (rc == 0 && crm_event_data(env, desc, &msg) != 0)
+        rc = CRM_EINVALID;
+    if (rc == 0 && segment) {
+        const Crm__V1__SegmentChanged *m = (const Crm__V1__SegmentChanged *) msg;
+        rc = contacts_op_apply_analysis(&self->ctx, txn, m->customer_id, m->value_tier,
+                                        CRM__V1__LIFECYCLE_STAGE__LIFECYCLE_STAGE_UNSPECIFIED, false, &err);
+    } else if (rc == 0) {
+        const Crm__V1__StageChanged *m = (const Crm__V1__StageChanged *) msg;
+        rc = contacts_op_apply_analysis(&self->ctx, txn, m->customer_id,
+                                        CRM__V1__VALUE_TIER__VALUE_TIER_UNSPECIFIED, m->stage, m->won_back, &err);
+    }
+    if (rc == CRM_ENOTFOUND)
+        rc = 0;                    /* deleted or merged away since */
+    else if (rc && contacts_op_client_error(rc)) {
+        if (self->log)
+            crm_log_warn(self->log, "analytics event refused", "id", env ? env->id : "",
+                         "error", *err.message ? err.message : crm_strerror(rc));
+        rc = CRM_EINVALID;
     }
     crm_codec_message_free(&msg);
     crm_event_destroy(&env);

@@ -40,6 +40,11 @@
 #define CONTACTS_INGEST_CUSTOMER_UPSERTED  "crm.ingest.customer.upserted.v1"
 #define CONTACTS_INGEST_COMPLAINT_FILED    "crm.ingest.complaint.filed.v1"
 
+/* Events consumed from the analytics service (prefix CONTACTS_ANALYTICS_PREFIX). */
+#define CONTACTS_ANALYTICS_PREFIX          "crm.analytics.customer."
+#define CONTACTS_ANALYTICS_SEGMENT_CHANGED "crm.analytics.customer.segment_changed.v1"
+#define CONTACTS_ANALYTICS_STAGE_CHANGED   "crm.analytics.customer.stage_changed.v1"
+
 #define CONTACTS_SOURCE_MAX 128
 
 typedef struct contacts contacts_t;
@@ -106,6 +111,12 @@ void contacts_merge_customers(contacts_t *self, Crm__V1__MergeCustomersRequest *
  * Returns 0, CRM_EINVALID for an event that cannot be applied (it is dead-lettered; the reason is
  * logged), or an internal error (retried). */
 int contacts_apply_ingest(crm_txn_t *txn, const crm_bus_event_t *event, void *arg);
+
+/* The subscriber's apply function (arg is the contacts_t) for analytics' "crm.analytics.customer."
+ * events: segment_changed sets the value tier, stage_changed the at-risk and churned stages (see
+ * contacts_op_apply_analysis). Events about customers no longer here are skipped. Returns as
+ * contacts_apply_ingest. */
+int contacts_apply_analytics(crm_txn_t *txn, const crm_bus_event_t *event, void *arg);
 
 /* One function per ingest event type; each returns as contacts_apply_ingest (err says why when
  * CRM_EINVALID). The payloads are the caller's and may be modified.

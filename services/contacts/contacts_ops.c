@@ -552,6 +552,27 @@ contacts_op_log_interaction(const contacts_ctx_t *ctx, crm_txn_t *txn, const cha
     return s_emit(ctx, txn, CONTACTS_EVENT_INTERACTION_LOGGED, customer_id, &ev.base);
 }
 
+int
+contacts_op_apply_analysis(const contacts_ctx_t *ctx, crm_txn_t *txn, const char *id,
+                           Crm__V1__ValueTier tier, Crm__V1__LifecycleStage stage, bool won_back,
+                           contacts_err_t *err)
+{
+    Crm__V1__Customer *old = NULL, *cur = NULL;
+    int rc = s_load_pair(ctx, txn, id, "customerId", &old, &cur, err);
+    if (rc)
+        return rc;
+    if (tier != CRM__V1__VALUE_TIER__VALUE_TIER_UNSPECIFIED)
+        cur->value_tier = tier;
+    if (contacts_stage_is_risk(stage))
+        cur->lifecycle_stage = stage;
+    else if (won_back && contacts_stage_is_risk(cur->lifecycle_stage))
+        cur->lifecycle_stage = contacts_stage_derive(ctx->settings, cur->purchase_count);
+    rc = s_customer_save(ctx, txn, old, cur, S_EMIT_ALWAYS, NULL, err);
+    s_free_customer(&old);
+    s_free_customer(&cur);
+    return rc;
+}
+
 /* The length of the longest prefix of s of at most max bytes that ends between UTF-8 characters. */
 static size_t
 s_utf8_prefix_len(const char *s, size_t max)

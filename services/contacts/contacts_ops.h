@@ -85,6 +85,15 @@ int contacts_op_log_interaction(const contacts_ctx_t *ctx, crm_txn_t *txn, const
 int contacts_op_file_complaint(const contacts_ctx_t *ctx, crm_txn_t *txn,
                                Crm__V1__ComplaintReceived *c, contacts_err_t *err);
 
+/* Applies what the analytics service found about customer id: tier (UNSPECIFIED: unchanged)
+ * becomes its value tier; stage at_risk or churned becomes its stage; won_back puts a customer at
+ * risk or churned back on the stage their purchases earn (a later purchase does the same). Other
+ * stages are contacts' own and ignored. Raises customer.updated when something changed.
+ * CRM_ENOTFOUND for an unknown customer. */
+int contacts_op_apply_analysis(const contacts_ctx_t *ctx, crm_txn_t *txn, const char *id,
+                               Crm__V1__ValueTier tier, Crm__V1__LifecycleStage stage, bool won_back,
+                               contacts_err_t *err);
+
 /* Records purchase p (validated) for customer_id: sets its id, customerId, orderId (its id when
  * empty), purchasedAt (now when unset) and recordedAt in place; updates the customer's purchase
  * count, last purchase time and stage (a purchase also ends at_risk and churned); raises

@@ -89,6 +89,9 @@ contacts_server_new(crm_service_t *svc, contacts_server_t **server_p)
                                server->contacts);
     if (rc)
         crm_log_error(log, "cannot subscribe to the gateway's ingest log", "error", crm_errname(rc));
+    if (rc == 0 && (rc = crm_service_subscribe(svc, CRM_SVC_ANALYTICS, CONTACTS_ANALYTICS_PREFIX,
+                                               contacts_apply_analytics, server->contacts)))
+        crm_log_error(log, "cannot subscribe to analytics", "error", crm_errname(rc));
 out:
     if (rc) {
         contacts_server_destroy(&server);

@@ -1,6 +1,7 @@
 /* test_contacts_ingest.c: the gateway's ingest events applied by the contacts subscriber: orders, refunds, interactions, upserts. */
 #include "contacts_fixture.h"
 
+#include "crm/v1/analytics.pb-c.h"
 #include "crm/v1/contacts.pb-c.h"
 #include "crm/v1/ingest.pb-c.h"
 
@@ -8,30 +9,40 @@ TestSuite(ingest, .init = fx_setup, .fini = fx_teardown, .timeout = 30);
 
 #define INTEGRATOR "/shop/eu"
 
+typedef int (*s_apply_fn)(crm_txn_t *txn, const crm_bus_event_t *event, void *arg);
+
 typedef struct {
     crm_bus_event_t event;
+    s_apply_fn fn;
 } s_apply_t;
 
 static int
 s_apply_body(crm_txn_t *txn, void *arg)
 {
     s_apply_t *a = arg;
-    return contacts_apply_ingest(txn, &a->event, fx.contacts);
+    return a->fn(txn, &a->event, fx.contacts);
 }
 
 /* Applies one ingest event as the subscriber would, in its own write transaction: topic
  * "crm.ingest.<type>.v1", an envelope with the integrator's id and data. Returns the apply result
  * (the transaction is aborted unless 0). */
 static int
-s_ingest_raw(const char *topic, const void *payload, size_t len)
+s_apply_raw(s_apply_fn fn, const char *topic, const void *payload, size_t len)
 {
     s_apply_t a = { .event = { .topic = topic, .topic_len = strlen(topic), .seq = 1,
-                               .payload = payload, .payload_len = len } };
+                               .payload = payload, .payload_len = len }, .fn = fn };
     return crm_store_write(fx.store, s_apply_body, &a);
 }
 
 static int
-s_ingest(const char *topic, const char *event_id, const ProtobufCMessage *data)
+s_ingest_raw(const char *topic, const void *payload, size_t len)
+{
+    return s_apply_raw(contacts_apply_ingest, topic, payload, len);
+}
+
+/* Applies data in an envelope under topic with fn, as the subscriber would. */
+static int
+s_apply(s_apply_fn fn, const char *topic, const char *event_id, const ProtobufCMessage *data)
 {
     void *packed = NULL, *env_buf = NULL;
     size_t packed_len = 0, env_len = 0;
@@ -48,10 +59,16 @@ s_ingest(const char *topic, const char *event_id, const ProtobufCMessage *data)
     env.data.len = packed_len;
     env.data_schema = (char *) data->descriptor->name;
     cr_assert_eq(crm_codec_pb_encode(&env.base, &env_buf, &env_len), 0);
-    int rc = s_ingest_raw(topic, env_buf, env_len);
+    int rc = s_apply_raw(fn, topic, env_buf, env_len);
     free(packed);
     free(env_buf);
     return rc;
+}
+
+static int
+s_ingest(const char *topic, const char *event_id, const ProtobufCMessage *data)
+{
+    return s_apply(contacts_apply_ingest, topic, event_id, data);
 }
 
 /* Applies a payload given as JSON. */
@@ -294,4 +311,48 @@ Test(ingest, other_topics_are_skipped_and_garbage_refused)
     wrong.order_id = (char *) "1";
     cr_assert_eq(s_ingest(CONTACTS_INGEST_ORDER_PLACED, "w", &wrong.base), CRM_EINVALID);
     cr_assert_eq(fx_head(), 0);
+}
+
+Test(ingest, analytics_sets_the_value_tier_and_the_risk_stages_and_a_win_back_undoes_them)
+{
+    const char *id = fx_create_ok("{\"name\":\"Zhou Min\"}");
+    Crm__V1__SegmentChanged seg = CRM__V1__SEGMENT_CHANGED__INIT;
+    seg.customer_id = (char *) id;
+    seg.value_tier = CRM__V1__VALUE_TIER__VALUE_TIER_HIGH;
+    cr_assert_eq(s_apply(contacts_apply_analytics, CONTACTS_ANALYTICS_SEGMENT_CHANGED, "a-1", &seg.base), 0);
+    Crm__V1__Customer *c = fx_get(id);
+    cr_assert_eq(c->value_tier, CRM__V1__VALUE_TIER__VALUE_TIER_HIGH);
+    cr_assert_eq(c->lifecycle_stage, CRM__V1__LIFECYCLE_STAGE__LIFECYCLE_STAGE_PROSPECT);
+    uint64_t version = c->version;
+    fx_free(&c);
+
+    Crm__V1__StageChanged st = CRM__V1__STAGE_CHANGED__INIT;
+    st.customer_id = (char *) id;
+    st.stage = CRM__V1__LIFECYCLE_STAGE__LIFECYCLE_STAGE_AT_RISK;
+    cr_assert_eq(s_apply(contacts_apply_analytics, CONTACTS_ANALYTICS_STAGE_CHANGED, "a-2", &st.base), 0);
+    c = fx_get(id);
+    cr_assert_eq(c->lifecycle_stage, CRM__V1__LIFECYCLE_STAGE__LIFECYCLE_STAGE_AT_RISK);
+    cr_assert_eq(c->version, version + 1);
+    fx_free(&c);
+    /* Stages that follow purchases stay contacts' own. */
+    st.stage = CRM__V1__LIFECYCLE_STAGE__LIFECYCLE_STAGE_LOYAL;
+    cr_assert_eq(s_apply(contacts_apply_analytics, CONTACTS_ANALYTICS_STAGE_CHANGED, "a-3", &st.base), 0);
+    c = fx_get(id);
+    cr_assert_eq(c->lifecycle_stage, CRM__V1__LIFECYCLE_STAGE__LIFECYCLE_STAGE_AT_RISK);
+    fx_free(&c);
+    /* Won back: the stage purchases earn (none here: prospect). */
+    st.stage = CRM__V1__LIFECYCLE_STAGE__LIFECYCLE_STAGE_REPEAT;
+    st.won_back = true;
+    cr_assert_eq(s_apply(contacts_apply_analytics, CONTACTS_ANALYTICS_STAGE_CHANGED, "a-4", &st.base), 0);
+    c = fx_get(id);
+    cr_assert_eq(c->lifecycle_stage, CRM__V1__LIFECYCLE_STAGE__LIFECYCLE_STAGE_PROSPECT);
+    cr_assert_eq(c->value_tier, CRM__V1__VALUE_TIER__VALUE_TIER_HIGH);
+    fx_free(&c);
+    cr_assert_geq(fx_count_events(1, CONTACTS_EVENT_CUSTOMER_UPDATED), 3);
+
+    /* Unknown customers are skipped; garbage is refused; other analytics topics ignored. */
+    st.customer_id = (char *) "01J0000000000000000000000Z";
+    cr_assert_eq(s_apply(contacts_apply_analytics, CONTACTS_ANALYTICS_STAGE_CHANGED, "a-5", &st.base), 0);
+    cr_assert_eq(s_apply_raw(contacts_apply_analytics, CONTACTS_ANALYTICS_STAGE_CHANGED, "junk", 4), CRM_EINVALID);
+    cr_assert_eq(s_apply_raw(contacts_apply_analytics, "crm.analytics.customer.churn_risk.v1", "junk", 4), 0);
 }
