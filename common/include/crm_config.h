@@ -122,6 +122,7 @@ typedef struct {
     char http_addr[CRM_CONFIG_ENDPOINT_MAX];          /* CRM_HTTP_ADDR */
     char ingest_endpoint[CRM_CONFIG_ENDPOINT_MAX];    /* CRM_INGEST_ENDPOINT */
     crm_log_level_t log_level;                        /* CRM_LOG_LEVEL */
+    char bind_host[CRM_CONFIG_HOST_MAX];              /* CRM_BIND_HOST, "" when unset */
     crm_service_config_t services[CRM_SVC_COUNT];     /* indexed by crm_service_id_t */
 } crm_topology_t;
 
@@ -138,5 +139,12 @@ typedef struct {
  * same place (the same endpoint text, or the same host and port for TCP; the error names both
  * variables). *topo is unspecified after an error. */
 int crm_topology_load(crm_config_t *cfg, crm_topology_t *topo);
+
+/* The endpoint a service binds for one of its own endpoints: the endpoint as written, or, when
+ * CRM_BIND_HOST is set ("*" or "0.0.0.0" in containers, where peers reach a service by a name it
+ * cannot bind), "tcp://<bind host>:<port>" for a TCP endpoint. Writes it into out (size bytes).
+ * Returns 0, or CRM_EINVALID when it does not fit or the endpoint is not valid. */
+int crm_topology_bind_endpoint(const crm_topology_t *topo, const char *endpoint, char *out,
+                               size_t size);
 
 #endif

@@ -583,6 +583,13 @@ crm_topology_load(crm_config_t *cfg, crm_topology_t *topo)
     if (rc)
         goto out;
     s_place_add(places, &n_places, "CRM_INGEST_ENDPOINT", topo->ingest_endpoint, false);
+    rc = s_read_into(cfg, S_TEXT, "CRM_BIND_HOST", "", topo->bind_host, sizeof topo->bind_host);
+    if (rc)
+        goto out;
+    if (topo->bind_host[0] && strpbrk(topo->bind_host, "/: \t")) {
+        rc = s_fail(cfg, "CRM_BIND_HOST", topo->bind_host, "expected a host such as * or 0.0.0.0");
+        goto out;
+    }
 
     for (size_t i = 0; i < CRM_SVC_COUNT; i++) {
         const s_service_default_t *svc = &s_services[i];
@@ -623,4 +630,19 @@ crm_topology_load(crm_config_t *cfg, crm_topology_t *topo)
     }
 out:
     return rc;
+}
+
+int
+crm_topology_bind_endpoint(const crm_topology_t *topo, const char *endpoint, char *out, size_t size)
+{
+    assert(topo && endpoint && out);
+    char host[CRM_CONFIG_HOST_MAX];
+    uint16_t port = 0;
+    bool tcp = false;
+    if (!s_endpoint_valid(endpoint, &tcp, host, &port))
+        return CRM_EINVALID;
+    int n = tcp && topo->bind_host[0]
+                ? snprintf(out, size, "tcp://%s:%u", topo->bind_host, (unsigned) port)
+                : snprintf(out, size, "%s", endpoint);
+    return n >= 0 && (size_t) n < size ? 0 : CRM_EINVALID;
 }

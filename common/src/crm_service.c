@@ -93,20 +93,27 @@ int crm_service_new(crm_service_id_t id, crm_service_t **svc_p)
     svc->zmq = zmq_ctx_new();
     if (!svc->zmq && rc == 0)
         rc = CRM_EBUS;
+    char bind[CRM_CONFIG_ENDPOINT_MAX];
     if (rc == 0 && self->pub_endpoint[0]) {
-        rc = crm_bus_pub_new(svc->zmq, self->pub_endpoint, &svc->pub);
+        rc = crm_topology_bind_endpoint(&svc->topology, self->pub_endpoint, bind, sizeof bind);
+        if (rc == 0)
+            rc = crm_bus_pub_new(svc->zmq, bind, &svc->pub);
         if (rc)
             crm_log_error(svc->log, "cannot bind the event publisher", "endpoint", self->pub_endpoint,
                           "error", s_errname(rc));
     }
     if (rc == 0 && self->replay_endpoint[0]) {
-        rc = crm_bus_replay_server_new(svc->zmq, self->replay_endpoint, &svc->replay);
+        rc = crm_topology_bind_endpoint(&svc->topology, self->replay_endpoint, bind, sizeof bind);
+        if (rc == 0)
+            rc = crm_bus_replay_server_new(svc->zmq, bind, &svc->replay);
         if (rc)
             crm_log_error(svc->log, "cannot bind the replay endpoint", "endpoint", self->replay_endpoint,
                           "error", s_errname(rc));
     }
     if (rc == 0 && self->rpc_endpoint[0]) {
-        rc = crm_rpc_server_new(svc->zmq, self->rpc_endpoint, &svc->rpc);
+        rc = crm_topology_bind_endpoint(&svc->topology, self->rpc_endpoint, bind, sizeof bind);
+        if (rc == 0)
+            rc = crm_rpc_server_new(svc->zmq, bind, &svc->rpc);
         if (rc)
             crm_log_error(svc->log, "cannot bind the request endpoint", "endpoint", self->rpc_endpoint,
                           "error", s_errname(rc));

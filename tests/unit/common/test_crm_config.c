@@ -440,6 +440,40 @@ Test(crm_config, topology_overrides)
     crm_config_destroy(&cfg);
 }
 
+Test(crm_config, a_bind_host_binds_own_tcp_endpoints_on_it)
+{
+    t_env_t env = { { "CRM_BIND_HOST=*", "CRM_CONTACTS_PUB_ENDPOINT=tcp://contacts:5581" } };
+    crm_config_t *cfg = t_config(&env);
+    crm_topology_t *topo = malloc(sizeof *topo);
+    cr_assert_eq(crm_topology_load(cfg, topo), 0, "%s", crm_config_error(cfg));
+    char out[CRM_CONFIG_ENDPOINT_MAX];
+    cr_assert_eq(crm_topology_bind_endpoint(topo, topo->services[CRM_SVC_CONTACTS].pub_endpoint, out, sizeof out), 0);
+    cr_assert_str_eq(out, "tcp://*:5581", "peers connect to contacts:5581, contacts binds every interface");
+    cr_assert_eq(crm_topology_bind_endpoint(topo, "ipc:///run/x", out, sizeof out), 0);
+    cr_assert_str_eq(out, "ipc:///run/x", "only TCP endpoints change");
+    cr_assert_eq(crm_topology_bind_endpoint(topo, "tcp://a:1", out, 8), CRM_EINVALID, "too small");
+    cr_assert_eq(crm_topology_bind_endpoint(topo, "nonsense", out, sizeof out), CRM_EINVALID);
+    free(topo);
+    crm_config_destroy(&cfg);
+
+    t_env_t none = { { "CRM_CONTACTS_PUB_ENDPOINT=tcp://127.0.0.1:7001" } };
+    cfg = t_config(&none);
+    topo = malloc(sizeof *topo);
+    cr_assert_eq(crm_topology_load(cfg, topo), 0);
+    cr_assert_eq(crm_topology_bind_endpoint(topo, topo->services[CRM_SVC_CONTACTS].pub_endpoint, out, sizeof out), 0);
+    cr_assert_str_eq(out, "tcp://127.0.0.1:7001", "without a bind host, the endpoint as written");
+    free(topo);
+    crm_config_destroy(&cfg);
+
+    t_env_t bad = { { "CRM_BIND_HOST=tcp://x" } };
+    cfg = t_config(&bad);
+    topo = malloc(sizeof *topo);
+    cr_assert_eq(crm_topology_load(cfg, topo), CRM_ECONFIG);
+    cr_assert(strstr(crm_config_error(cfg), "CRM_BIND_HOST"), "%s", crm_config_error(cfg));
+    free(topo);
+    crm_config_destroy(&cfg);
+}
+
 Test(crm_config, topology_rejects_shared_and_bad_places)
 {
     const struct { const char *vars[3]; const char *culprit; const char *other; } cases[] = {
