@@ -11,6 +11,7 @@ packages=(
   libmicrohttpd-dev libjansson-dev
   libsodium-dev libcurl4-openssl-dev
   curl
+  docker-compose python3-yaml
 )
 
 missing=()
