@@ -7,7 +7,7 @@
 
 #include "crm_error.h"
 
-#define S_ROUTES_MAX 64          /* routes in the table, asserted */
+#define S_ROUTES_MAX 256         /* routes in the table, asserted */
 #define S_LABELS_MAX 256
 
 static const unsigned s_statuses[] = { 200, 201, 204, 400, 401, 403, 404, 405, 409, 412, 413,
