@@ -15,6 +15,7 @@
 #include "crm_codec.h"
 #include "crm_error.h"
 #include "gateway_check.h"
+#include "gateway_openapi.h"
 
 #define S_DETAIL_MAX 512
 
@@ -836,6 +837,21 @@ gateway_handle_metrics(gateway_call_t *call)
     snprintf(call->answer.content_type, sizeof call->answer.content_type, "%s", GATEWAY_METRICS_TYPE);
 }
 
+void
+gateway_handle_openapi(gateway_call_t *call)
+{
+    char *text = NULL;
+    if (gateway_openapi_text(&text) != 0) {
+        s_problem(call, GATEWAY_PROBLEM_INTERNAL, NULL, "the API description could not be made");
+        return;
+    }
+    gateway_answer_clear(&call->answer);
+    call->answer.body = text;
+    call->answer.body_len = strlen(text);
+    call->answer.status = call->route->status;
+    snprintf(call->answer.content_type, sizeof call->answer.content_type, "%s", "application/json");
+}
+
 /* --- Dispatch. */
 
 void
@@ -852,6 +868,7 @@ gateway_handle(gateway_call_t *call)
     case GATEWAY_LOCAL_HEALTHZ:    gateway_handle_healthz(call); break;
     case GATEWAY_LOCAL_READYZ:     gateway_handle_readyz(call); break;
     case GATEWAY_LOCAL_METRICS:    gateway_handle_metrics(call); break;
+    case GATEWAY_LOCAL_OPENAPI:    gateway_handle_openapi(call); break;
     }
     if (call->state == GATEWAY_CALL_ANSWERED && call->answer.status == 0)
         s_problem(call, GATEWAY_PROBLEM_INTERNAL, NULL, "no answer was made");

@@ -88,6 +88,7 @@ void gateway_handle_events(gateway_call_t *call);      /* may suspend instead */
 void gateway_handle_healthz(gateway_call_t *call);
 void gateway_handle_readyz(gateway_call_t *call);
 void gateway_handle_metrics(gateway_call_t *call);
+void gateway_handle_openapi(gateway_call_t *call);   /* GET /v1/openapi.json: the document, made from the route table */
 
 /* Strips the route's body field from a field path reported for the request message, so that it
  * names the field in the body the client sent ("customer.email" -> "email"). Returns a pointer

@@ -24,7 +24,7 @@
 #define GATEWAY_INTEGRATOR GATEWAY_ROLE_BIT(CRM__V1__ROLE__ROLE_INTEGRATOR)
 
 /* Route flags. */
-#define GATEWAY_ROUTE_PUBLIC      0x001u   /* no API key needed (health and metrics only) */
+#define GATEWAY_ROUTE_PUBLIC      0x001u   /* no API key needed (health, metrics, the API document, survey answers by token) */
 #define GATEWAY_ROUTE_BODY        0x002u   /* takes a JSON body (required) */
 #define GATEWAY_ROUTE_ETAG        0x004u   /* the answer is a customer: ETag from its version */
 #define GATEWAY_ROUTE_IF_MATCH    0x008u   /* If-Match fills if_match_version */
@@ -42,7 +42,8 @@ typedef enum {
     GATEWAY_LOCAL_EVENTS,
     GATEWAY_LOCAL_HEALTHZ,
     GATEWAY_LOCAL_READYZ,
-    GATEWAY_LOCAL_METRICS
+    GATEWAY_LOCAL_METRICS,
+    GATEWAY_LOCAL_OPENAPI
 } gateway_local_t;
 
 /* How one path or query parameter fills the request message. name is the pattern's {name} or

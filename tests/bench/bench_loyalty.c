@@ -18,9 +18,10 @@
 #define CUSTOMERS 2000             /* made by a first order each, before measuring */
 #define ORDERS 30000               /* the throughput run */
 #define WINDOW 1000                /* orders sent and not yet acknowledged, at most */
-#define RATE 500                   /* orders per second in the latency run */
-#define RATE_SECONDS 10
-#define RATE_ORDERS (RATE * RATE_SECONDS)
+#define DEFAULT_RATE 5000          /* orders per second in the latency run; the first argument overrides */
+#define RATE_MAX 20000
+#define RATE_SECONDS 5
+#define RATE_ORDERS_MAX (RATE_MAX * RATE_SECONDS)
 #define OUTBOX_EVENTS 50000
 #define WAIT_MS 120000             /* the longest a run may take to be applied */
 #define REPLAY_BATCH 2000
@@ -167,13 +168,14 @@ static int s_cmp_ll(const void *x, const void *y)
     return a < c ? -1 : a > c;
 }
 
-/* The latency run: RATE orders a second on a fixed schedule; each order's latency runs from its
+/* The latency run: `rate` orders a second on a fixed schedule; each order's latency runs from its
  * scheduled time to the moment its earning arrives on loyalty's publisher. Earnings come in the
  * order the orders were sent (one ingest log, contacts and loyalty each apply in order), so the
- * k-th earning is the k-th order's. Fills lat (RATE_ORDERS) and returns how many arrived. */
-static size_t s_rate_run(s_bench_t *b, const crm_suite_t *suite, uint64_t first, long long *lat)
+ * k-th earning is the k-th order's. Fills lat (rate x RATE_SECONDS) and returns how many arrived. */
+static size_t s_rate_run(s_bench_t *b, const crm_suite_t *suite, uint64_t first, int rate, long long *lat)
 {
-    static long long scheduled[RATE_ORDERS];
+    static long long scheduled[RATE_ORDERS_MAX];
+    const size_t orders = (size_t) rate * RATE_SECONDS;
     crm_bus_sub_t *sub = NULL;
     if (crm_bus_sub_new(b->zmq, suite->pub_endpoints[CRM_SVC_LOYALTY], &sub))
         s_die("cannot subscribe to loyalty", suite);
@@ -181,15 +183,15 @@ static size_t s_rate_run(s_bench_t *b, const crm_suite_t *suite, uint64_t first,
     long long start = s_now_us() + 1000;
     size_t sent = 0, seen = 0;
     long long deadline = start + (long long) RATE_SECONDS * 1000000 + (long long) WAIT_MS * 1000;
-    while (seen < RATE_ORDERS && s_now_us() < deadline) {
+    while (seen < orders && s_now_us() < deadline) {
         long long now = s_now_us();
-        while (sent < RATE_ORDERS && start + (long long) sent * 1000000 / RATE <= now) {
-            scheduled[sent] = start + (long long) sent * 1000000 / RATE;
+        while (sent < orders && start + (long long) sent * 1000000 / rate <= now) {
+            scheduled[sent] = start + (long long) sent * 1000000 / rate;
             if (s_send_order(b, first + sent))
                 s_die("ingest send failed", suite);
             sent++;
         }
-        long long next = sent < RATE_ORDERS ? start + (long long) sent * 1000000 / RATE : now + 10000;
+        long long next = sent < orders ? start + (long long) sent * 1000000 / rate : now + 10000;
         int wait_ms = next > now ? (int) ((next - now + 999) / 1000) : 0;
         zmq_pollitem_t items[2] = { { b->ingest, 0, ZMQ_POLLIN, 0 },
                                     { crm_bus_sub_socket(sub), 0, ZMQ_POLLIN, 0 } };
@@ -209,8 +211,13 @@ static size_t s_rate_run(s_bench_t *b, const crm_suite_t *suite, uint64_t first,
     return seen;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    int rate = argc > 1 ? atoi(argv[1]) : DEFAULT_RATE;
+    if (rate <= 0 || rate > RATE_MAX) {
+        fprintf(stderr, "usage: bench_loyalty [orders per second in the latency run, 1..%d]\n", RATE_MAX);
+        return 2;
+    }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     double outbox = crm_outbox_rate_delivery(OUTBOX_EVENTS);
 
@@ -246,8 +253,8 @@ int main(void)
     double applied_rate = ORDERS / ((double) (t1 - t0) / 1e6);
 
     /* Latency at a fixed rate. */
-    static long long lat[RATE_ORDERS];
-    size_t seen = s_rate_run(&b, &suite, CUSTOMERS + ORDERS, lat);
+    static long long lat[RATE_ORDERS_MAX];
+    size_t seen = s_rate_run(&b, &suite, CUSTOMERS + ORDERS, rate, lat);
     s_read_acks(&b, 100);
     qsort(lat, seen, sizeof lat[0], s_cmp_ll);
 
@@ -266,10 +273,10 @@ int main(void)
     static const struct { const char *name; double at; } marks[] = { { "p50", 0.50 }, { "p99", 0.99 } };
     for (size_t m = 0; seen && m < 2; m++) {
         char label[96];
-        snprintf(label, sizeof label, "at %d orders/s: ingest to balance updated, %s ms", RATE, marks[m].name);
+        snprintf(label, sizeof label, "at %d orders/s: ingest to balance updated, %s ms", rate, marks[m].name);
         printf("%-66s %12.2f\n", label, (double) lat[(size_t) ((double) seen * marks[m].at)] / 1000.0);
     }
-    printf("latency run: %zu of %d earnings seen; orders refused by the ingest: %llu\n", seen, RATE_ORDERS,
-           (unsigned long long) b.refused);
-    return seen == RATE_ORDERS && b.refused == 0 ? 0 : 1;
+    printf("latency run: %zu of %d earnings seen; orders refused by the ingest: %llu\n", seen,
+           rate * RATE_SECONDS, (unsigned long long) b.refused);
+    return seen == (size_t) rate * RATE_SECONDS && b.refused == 0 ? 0 : 1;
 }

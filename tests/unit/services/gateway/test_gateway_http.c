@@ -27,8 +27,8 @@
 #define RPC_TIMEOUT   "300ms"
 
 /* --- A stand-in for the contacts service: answers a few methods and remembers what it got. It
- * listens on loyalty's endpoint too (the gateway has loyalty routes, and /readyz pings every service
- * with routes): loyalty.Ping is answered, other loyalty methods are unknown. */
+ * listens on every other service's request endpoint too (/readyz pings every service with
+ * routes): their Ping is answered, their other methods are unknown. */
 
 typedef struct {
     pthread_t thread;
@@ -50,7 +50,7 @@ static gateway_server_t *server;
 static char dir[CRM_TEST_PATH_MAX];
 static char base[64];
 static char contacts_endpoint[64];
-static char loyalty_endpoint[64];
+static char other_endpoints[CRM_SVC_COUNT][64];    /* the services besides contacts and the gateway */
 
 static void
 s_reply_customer(crm_rpc_request_t **req, const char *id, const char *name, uint64_t version)
@@ -90,7 +90,8 @@ s_fake_handle(crm_rpc_request_t **req_p)
     fake.creates += strcmp(req->method, "contacts.CreateCustomer") == 0;
     pthread_mutex_unlock(&fake.lock);
 
-    if (strcmp(req->method, "contacts.Ping") == 0 || strcmp(req->method, "loyalty.Ping") == 0) {
+    size_t method_len = strlen(req->method);
+    if (method_len > 5 && strcmp(req->method + method_len - 5, ".Ping") == 0) {
         s_reply_status(req_p, CRM_RPC_OK, NULL, NULL, NULL);
     } else if (strcmp(req->method, "contacts.GetCustomer") == 0) {
         Crm__V1__GetCustomerRequest *get = crm__v1__get_customer_request__unpack(NULL, req->body_len, req->body);
@@ -150,7 +151,9 @@ s_fake_start(void)
 {
     fake.zmq = zmq_ctx_new();
     cr_assert_eq(crm_rpc_server_new(fake.zmq, contacts_endpoint, &fake.server), 0);
-    cr_assert_eq(zmq_bind(crm_rpc_server_socket(fake.server), loyalty_endpoint), 0);
+    for (int id = 0; id < CRM_SVC_COUNT; id++)
+        if (other_endpoints[id][0])
+            cr_assert_eq(zmq_bind(crm_rpc_server_socket(fake.server), other_endpoints[id]), 0);
     atomic_store(&fake.stop, false);
     pthread_create(&fake.thread, NULL, s_fake_run, NULL);
 }
@@ -361,11 +364,23 @@ s_setup_without_contacts(void)
     snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
     snprintf(base, sizeof base, "http://127.0.0.1:%d", port);
     crm_test_endpoint(contacts_endpoint);
-    crm_test_endpoint(loyalty_endpoint);
     s_env("CRM_DATA_DIR", dir);
     s_env("CRM_HTTP_ADDR", addr);
     s_env("CRM_CONTACTS_RPC_ENDPOINT", contacts_endpoint);
-    s_env("CRM_LOYALTY_RPC_ENDPOINT", loyalty_endpoint);
+    memset(other_endpoints, 0, sizeof other_endpoints);
+    for (int id = 0; id < CRM_SVC_COUNT; id++) {
+        if (id == CRM_SVC_GATEWAY || id == CRM_SVC_CONTACTS)
+            continue;
+        char name[64], upper[32];
+        const char *svc = crm_service_name((crm_service_id_t) id);
+        size_t n = 0;
+        for (; svc[n] && n + 1 < sizeof upper; n++)
+            upper[n] = (char) (svc[n] - 'a' + 'A');
+        upper[n] = '\0';
+        snprintf(name, sizeof name, "CRM_%s_RPC_ENDPOINT", upper);
+        crm_test_endpoint(other_endpoints[id]);
+        s_env(name, other_endpoints[id]);
+    }
     s_endpoint_env("CRM_INGEST_ENDPOINT");
     s_endpoint_env("CRM_GATEWAY_PUB_ENDPOINT");
     s_endpoint_env("CRM_GATEWAY_REPLAY_ENDPOINT");
