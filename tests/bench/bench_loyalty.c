@@ -27,6 +27,7 @@
 #define REPLAY_BATCH 2000
 #define REPLAY_TIMEOUT_MS 5000
 #define EARNED "crm.loyalty.points.earned.v1"
+#define RECORDED "crm.contacts.purchase.recorded.v1"
 
 typedef struct {
     void *zmq;
@@ -168,22 +169,36 @@ static int s_cmp_ll(const void *x, const void *y)
     return a < c ? -1 : a > c;
 }
 
+/* How long each stage took for each order, from its scheduled send time, in microseconds. */
+typedef struct {
+    long long acked[RATE_ORDERS_MAX];      /* the gateway committed it to the ingest log */
+    long long recorded[RATE_ORDERS_MAX];   /* contacts published the purchase */
+    long long earned[RATE_ORDERS_MAX];     /* loyalty published the earning: the balance is updated */
+    size_t n_acked, n_recorded, n_earned;
+} s_stages_t;
+
+static bool s_is_topic(const crm_bus_event_t *ev, const char *topic)
+{
+    return !ev->heartbeat && ev->topic_len == strlen(topic) && memcmp(ev->topic, topic, ev->topic_len) == 0;
+}
+
 /* The latency run: `rate` orders a second on a fixed schedule; each order's latency runs from its
- * scheduled time to the moment its earning arrives on loyalty's publisher. Earnings come in the
- * order the orders were sent (one ingest log, contacts and loyalty each apply in order), so the
- * k-th earning is the k-th order's. Fills lat (rate x RATE_SECONDS) and returns how many arrived. */
-static size_t s_rate_run(s_bench_t *b, const crm_suite_t *suite, uint64_t first, int rate, long long *lat)
+ * scheduled time to the moment its acknowledgement, its purchase (contacts' publisher) and its
+ * earning (loyalty's publisher) arrive. Each comes in the order the orders were sent (one ingest
+ * log, contacts and loyalty each apply in order), so the k-th of each is the k-th order's. */
+static void s_rate_run(s_bench_t *b, const crm_suite_t *suite, uint64_t first, int rate, s_stages_t *st)
 {
     static long long scheduled[RATE_ORDERS_MAX];
     const size_t orders = (size_t) rate * RATE_SECONDS;
-    crm_bus_sub_t *sub = NULL;
-    if (crm_bus_sub_new(b->zmq, suite->pub_endpoints[CRM_SVC_LOYALTY], &sub))
-        s_die("cannot subscribe to loyalty", suite);
-    usleep(300 * 1000);            /* let the subscription reach the publisher */
+    crm_bus_sub_t *loyalty = NULL, *contacts = NULL;
+    if (crm_bus_sub_new(b->zmq, suite->pub_endpoints[CRM_SVC_LOYALTY], &loyalty)
+        || crm_bus_sub_new(b->zmq, suite->pub_endpoints[CRM_SVC_CONTACTS], &contacts))
+        s_die("cannot subscribe to loyalty and contacts", suite);
+    usleep(300 * 1000);            /* let the subscriptions reach the publishers */
     long long start = s_now_us() + 1000;
-    size_t sent = 0, seen = 0;
+    size_t sent = 0;
     long long deadline = start + (long long) RATE_SECONDS * 1000000 + (long long) WAIT_MS * 1000;
-    while (seen < orders && s_now_us() < deadline) {
+    while (st->n_earned < orders && s_now_us() < deadline) {
         long long now = s_now_us();
         while (sent < orders && start + (long long) sent * 1000000 / rate <= now) {
             scheduled[sent] = start + (long long) sent * 1000000 / rate;
@@ -193,22 +208,40 @@ static size_t s_rate_run(s_bench_t *b, const crm_suite_t *suite, uint64_t first,
         }
         long long next = sent < orders ? start + (long long) sent * 1000000 / rate : now + 10000;
         int wait_ms = next > now ? (int) ((next - now + 999) / 1000) : 0;
-        zmq_pollitem_t items[2] = { { b->ingest, 0, ZMQ_POLLIN, 0 },
-                                    { crm_bus_sub_socket(sub), 0, ZMQ_POLLIN, 0 } };
-        if (zmq_poll(items, 2, wait_ms) <= 0)
+        zmq_pollitem_t items[3] = { { b->ingest, 0, ZMQ_POLLIN, 0 },
+                                    { crm_bus_sub_socket(contacts), 0, ZMQ_POLLIN, 0 },
+                                    { crm_bus_sub_socket(loyalty), 0, ZMQ_POLLIN, 0 } };
+        if (zmq_poll(items, 3, wait_ms) <= 0)
             continue;
-        if (items[0].revents)
-            s_read_acks(b, 0);
+        uint64_t before = b->acked;
+        s_read_acks(b, 0);
+        for (uint64_t k = before; k < b->acked && st->n_acked < sent; k++, st->n_acked++)
+            st->acked[st->n_acked] = s_now_us() - scheduled[st->n_acked];
         crm_bus_event_t ev;
-        while (crm_bus_sub_recv(sub, &ev) == 0) {
-            if (s_is_purchase_earning(&ev) && seen < sent) {
-                lat[seen] = s_now_us() - scheduled[seen];
-                seen++;
+        while (crm_bus_sub_recv(contacts, &ev) == 0)
+            if (s_is_topic(&ev, RECORDED) && st->n_recorded < sent) {
+                st->recorded[st->n_recorded] = s_now_us() - scheduled[st->n_recorded];
+                st->n_recorded++;
             }
-        }
+        while (crm_bus_sub_recv(loyalty, &ev) == 0)
+            if (s_is_purchase_earning(&ev) && st->n_earned < sent) {
+                st->earned[st->n_earned] = s_now_us() - scheduled[st->n_earned];
+                st->n_earned++;
+            }
     }
-    crm_bus_sub_destroy(&sub);
-    return seen;
+    crm_bus_sub_destroy(&contacts);
+    crm_bus_sub_destroy(&loyalty);
+}
+
+/* Prints the p50 and p99 of n latencies (sorted here), in ms, under label. */
+static void s_print_marks(const char *label, int rate, long long *lat, size_t n)
+{
+    if (n == 0)
+        return;
+    qsort(lat, n, sizeof lat[0], s_cmp_ll);
+    char text[112];
+    snprintf(text, sizeof text, "at %d orders/s: %s, p50 / p99 ms", rate, label);
+    printf("%-66s %5.2f / %5.2f\n", text, (double) lat[n / 2] / 1000.0, (double) lat[(size_t) ((double) n * 0.99)] / 1000.0);
 }
 
 int main(int argc, char **argv)
@@ -253,10 +286,9 @@ int main(int argc, char **argv)
     double applied_rate = ORDERS / ((double) (t1 - t0) / 1e6);
 
     /* Latency at a fixed rate. */
-    static long long lat[RATE_ORDERS_MAX];
-    size_t seen = s_rate_run(&b, &suite, CUSTOMERS + ORDERS, rate, lat);
+    static s_stages_t stages;
+    s_rate_run(&b, &suite, CUSTOMERS + ORDERS, rate, &stages);
     s_read_acks(&b, 100);
-    qsort(lat, seen, sizeof lat[0], s_cmp_ll);
 
     crm_bus_replay_client_destroy(&b.replay);
     zmq_close(b.ingest);
@@ -270,13 +302,10 @@ int main(int argc, char **argv)
     printf("%-66s %12.0f\n", "orders acknowledged by the ingest (committed), orders/s", ingest_rate);
     printf("%-66s %12.0f\n", "purchases applied to the ledger end to end, purchases/s", applied_rate);
     printf("%-66s %11.0f%%\n", "ratio applied / outbox rate", 100.0 * applied_rate / outbox);
-    static const struct { const char *name; double at; } marks[] = { { "p50", 0.50 }, { "p99", 0.99 } };
-    for (size_t m = 0; seen && m < 2; m++) {
-        char label[96];
-        snprintf(label, sizeof label, "at %d orders/s: ingest to balance updated, %s ms", rate, marks[m].name);
-        printf("%-66s %12.2f\n", label, (double) lat[(size_t) ((double) seen * marks[m].at)] / 1000.0);
-    }
-    printf("latency run: %zu of %d earnings seen; orders refused by the ingest: %llu\n", seen,
+    s_print_marks("ingest to balance updated", rate, stages.earned, stages.n_earned);
+    s_print_marks("  of which: ingest acknowledged (committed)", rate, stages.acked, stages.n_acked);
+    s_print_marks("  of which: purchase published by contacts", rate, stages.recorded, stages.n_recorded);
+    printf("latency run: %zu of %d earnings seen; orders refused by the ingest: %llu\n", stages.n_earned,
            rate * RATE_SECONDS, (unsigned long long) b.refused);
-    return seen == (size_t) rate * RATE_SECONDS && b.refused == 0 ? 0 : 1;
+    return stages.n_earned == (size_t) rate * RATE_SECONDS && b.refused == 0 ? 0 : 1;
 }
