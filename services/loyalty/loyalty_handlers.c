@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "crm/v1/contacts.pb-c.h"
+#include "crm/v1/feedback.pb-c.h"
 #include "crm/v1/loyalty_api.pb-c.h"
 #include "crm_codec.h"
 #include "crm_error.h"
@@ -945,6 +946,44 @@ static int s_activity_reply(s_call_t *c, crm_txn_t *txn, const char *customer_id
     return rc;
 }
 
+/* Awards an activity of kind (survey, review, social_share) with its own id activity_id, done at
+ * at, by the rules, once: the cause "activity:<kind>:<customer>:<activity id>" remembers it. Sets
+ * *points and *seq (the ledger entry, 0 when nothing was earned), and *duplicate when it was
+ * awarded before (then *seq is the first award's entry). */
+static int s_award_activity(loyalty_t *ly, crm_txn_t *txn, loyalty_account_t *acc, Crm__V1__EarnKind kind,
+                            const char *activity_id, int64_t at, int64_t *points, uint64_t *seq,
+                            bool *duplicate)
+{
+    *points = 0;
+    *seq = 0;
+    *duplicate = false;
+    char cause[LOYALTY_CAUSE_MAX];
+    snprintf(cause, sizeof cause, "activity:%d:%s:%s", (int) kind, acc->customer_id, activity_id);
+    Crm__V1__CauseRecord *seen = NULL;
+    int rc = loyalty_cause_get(&ly->db, txn, cause, &seen);
+    if (rc == 0) {
+        *seq = seen->entry;
+        *duplicate = true;
+        crm_codec_message_free((ProtobufCMessage **) &seen);
+        return 0;
+    }
+    if (rc != CRM_ENOTFOUND)
+        return rc;
+    loyalty_earning_t e = { .kind = kind, .at_us = at };
+    uint64_t lot = 0;
+    rc = loyalty_rules_award(ly, txn, acc, &e, cause, false, points, &lot, seq);
+    if (rc == 0) {
+        Crm__V1__CauseRecord rec = CRM__V1__CAUSE_RECORD__INIT;
+        rec.customer_id = acc->customer_id;
+        rec.lot = lot;
+        rec.points = *points;
+        rec.time_us = at;
+        rec.entry = *seq;
+        rc = loyalty_cause_put(&ly->db, txn, cause, &rec);
+    }
+    return rc;
+}
+
 static int s_record_activity(crm_txn_t *txn, s_call_t *c)
 {
     const Crm__V1__RecordActivityRequest *r = (const void *) c->req;
@@ -1006,31 +1045,11 @@ static int s_record_activity(crm_txn_t *txn, s_call_t *c)
         rc = loyalty_birthday_award(c->ly, txn, &acc, year, at, &points, &seq);
         return rc ? rc : s_activity_reply(c, txn, acc.customer_id, points, seq, false);
     }
-    char cause[LOYALTY_CAUSE_MAX];
-    snprintf(cause, sizeof cause, "activity:%d:%s:%s", (int) r->kind, acc.customer_id, r->activity_id);
-    Crm__V1__CauseRecord *seen = NULL;
-    rc = loyalty_cause_get(&c->ly->db, txn, cause, &seen);
-    if (rc == 0) {
-        rc = s_activity_reply(c, txn, acc.customer_id, 0, seen->entry, true);
-        crm_codec_message_free((ProtobufCMessage **) &seen);
-        return rc;
-    }
-    if (rc != CRM_ENOTFOUND)
-        return rc;
-    loyalty_earning_t e = { .kind = r->kind, .at_us = at };
     int64_t points = 0;
-    uint64_t lot = 0, seq = 0;
-    rc = loyalty_rules_award(c->ly, txn, &acc, &e, cause, false, &points, &lot, &seq);
-    if (rc == 0) {
-        Crm__V1__CauseRecord rec = CRM__V1__CAUSE_RECORD__INIT;
-        rec.customer_id = acc.customer_id;
-        rec.lot = lot;
-        rec.points = points;
-        rec.time_us = at;
-        rec.entry = seq;
-        rc = loyalty_cause_put(&c->ly->db, txn, cause, &rec);
-    }
-    return rc ? rc : s_activity_reply(c, txn, acc.customer_id, points, seq, false);
+    uint64_t seq = 0;
+    bool duplicate = false;
+    rc = s_award_activity(c->ly, txn, &acc, r->kind, r->activity_id, at, &points, &seq, &duplicate);
+    return rc ? rc : s_activity_reply(c, txn, acc.customer_id, points, seq, duplicate);
 }
 
 static int s_list_audit(crm_txn_t *txn, s_call_t *c)
@@ -1518,6 +1537,30 @@ static int s_on_customer_erased(loyalty_t *ly, crm_txn_t *txn, const Crm__V1__Ev
     return rc;
 }
 
+static int s_on_answer_received(loyalty_t *ly, crm_txn_t *txn, const Crm__V1__Event *ev,
+                                const ProtobufCMessage *msg)
+{
+    const Crm__V1__AnswerReceived *m = (const void *) msg;
+    const Crm__V1__Answer *a = m->answer;
+    if (!a || !crm_id_valid(a->customer_id) || !a->id[0] || strlen(a->id) > LOYALTY_REF_MAX)
+        return CRM_EINVALID;
+    int64_t now = loyalty_now(ly);
+    int64_t at = a->answered_at ? loyalty_ts_us(a->answered_at) : ev->time ? loyalty_ts_us(ev->time) : now;
+    if (at > now)
+        at = now;
+    loyalty_account_t acc;
+    int rc = loyalty_account_get(&ly->db, txn, a->customer_id, &acc);
+    if (rc || acc.closed)
+        return rc;
+    if ((rc = s_account_touch(ly, txn, &acc, at)))
+        return rc;
+    int64_t points = 0;
+    uint64_t seq = 0;
+    bool duplicate = false;
+    return s_award_activity(ly, txn, &acc, CRM__V1__EARN_KIND__EARN_KIND_SURVEY, a->id, at, &points, &seq,
+                            &duplicate);
+}
+
 typedef int (*s_event_fn)(loyalty_t *ly, crm_txn_t *txn, const Crm__V1__Event *ev, const ProtobufCMessage *msg);
 
 static const struct {
@@ -1532,9 +1575,10 @@ static const struct {
     { "crm.contacts.customer.merged.v1", &crm__v1__customer_merged__descriptor, s_on_customer_merged },
     { "crm.contacts.customer.deleted.v1", &crm__v1__customer_deleted__descriptor, s_on_customer_deleted },
     { "crm.contacts.customer.erased.v1", &crm__v1__customer_erased__descriptor, s_on_customer_erased },
+    { "crm.feedback.answer.received.v1", &crm__v1__answer_received__descriptor, s_on_answer_received },
 };
 
-int loyalty_on_contacts_event(crm_txn_t *txn, const crm_bus_event_t *event, void *arg)
+int loyalty_on_event(crm_txn_t *txn, const crm_bus_event_t *event, void *arg)
 {
     loyalty_t *ly = arg;
     size_t i = 0;

@@ -45,13 +45,14 @@ void loyalty_answer_clear(loyalty_answer_t *ans);
 void loyalty_handle(loyalty_t *ly, const char *method, const loyalty_caller_t *caller,
                     const void *body, size_t body_len, loyalty_answer_t *ans);
 
-/* The subscriber's apply function for the contacts service's events (arg is the loyalty_t):
- * purchase recorded (points, tiers, badges, referrals) and refunded (reversal); customer
+/* The subscriber's apply function for the contacts and feedback services' events (arg is the
+ * loyalty_t): a survey answer (feedback's answer.received: the survey rules' points, once per
+ * answer); purchase recorded (points, tiers, badges, referrals) and refunded (reversal); customer
  * created and updated (birthday, membership, referrer), merged (the merged customer's points,
  * purchases, badges and redemptions move to the survivor), deleted (points forfeited, account
  * closed) and erased (birthday and referrer forgotten). Each takes effect once, keyed by its
  * cause. Returns 0, CRM_EINVALID for a malformed event (dead-lettered), or a store error
  * (retried). */
-int loyalty_on_contacts_event(crm_txn_t *txn, const crm_bus_event_t *event, void *arg);
+int loyalty_on_event(crm_txn_t *txn, const crm_bus_event_t *event, void *arg);
 
 #endif

@@ -131,7 +131,9 @@ int loyalty_server_new(crm_service_t *svc, loyalty_server_t **server_p)
     }
     rc = crm_service_on_request(svc, s_on_request, server);
     if (rc == 0)
-        rc = crm_service_subscribe(svc, CRM_SVC_CONTACTS, "crm.contacts.", loyalty_on_contacts_event, server->ly);
+        rc = crm_service_subscribe(svc, CRM_SVC_CONTACTS, "crm.contacts.", loyalty_on_event, server->ly);
+    if (rc == 0)
+        rc = crm_service_subscribe(svc, CRM_SVC_FEEDBACK, "crm.feedback.answer.", loyalty_on_event, server->ly);
     if (rc == 0)
         rc = crm_loop_add_timer(crm_service_loop(svc), (int) server->tick_ms, s_on_tick, server, NULL);
     if (rc == 0)

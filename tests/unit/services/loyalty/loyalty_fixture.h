@@ -108,7 +108,7 @@ typedef struct {
 static inline int fx_apply_body(crm_txn_t *txn, void *arg)
 {
     fx_apply_t *a = arg;
-    return loyalty_on_contacts_event(txn, a->event, fx.ly);
+    return loyalty_on_event(txn, a->event, fx.ly);
 }
 
 /* Applies a contacts event of type with payload data, as the subscriber would. Returns what the

@@ -1,6 +1,8 @@
 /* test_loyalty_handlers.c: request methods (bad input, paging, balance) and contacts events (referrals, merges, deletions, erasure, malformed events). */
 #include "loyalty_fixture.h"
 
+#include "crm/v1/feedback.pb-c.h"
+
 #include "loyalty_tiers.h"
 
 static void s_setup(void)
@@ -163,6 +165,41 @@ Test(loyalty_handlers, a_referral_rewards_both_at_the_first_purchase)
     cr_assert_eq(fx_purchase(other, "o1", 1000, "CNY", fx.now), 0);
     cr_assert_eq(fx_account(referrer).balance, 500);
     cr_assert_eq(fx_account(other).balance, 10 + 50);
+}
+
+/* Feedback's answer.received as the subscriber would apply it. */
+static int s_answer(const char *customer_id, const char *answer_id)
+{
+    Crm__V1__Timestamp at;
+    Crm__V1__Answer a = CRM__V1__ANSWER__INIT;
+    a.id = (char *) answer_id;
+    a.customer_id = (char *) customer_id;
+    a.score = 9;
+    a.answered_at = loyalty_ts_set(&at, fx.now);
+    Crm__V1__AnswerReceived ev = CRM__V1__ANSWER_RECEIVED__INIT;
+    ev.answer = &a;
+    return fx_event("crm.feedback.answer.received.v1", &ev.base);
+}
+
+Test(loyalty_handlers, a_survey_answer_earns_the_survey_points_once_within_the_daily_cap)
+{
+    char customer[CRM_ID_SIZE];
+    fx_customer(customer);
+    cr_assert_eq(s_answer(customer, "ans-1"), 0);
+    cr_assert_eq(fx_account(customer).balance, 20, "the default survey rule: 20 points");
+    cr_assert_eq(s_answer(customer, "ans-1"), 0);
+    cr_assert_eq(fx_account(customer).balance, 20, "the same answer again earns nothing");
+    for (int i = 2; i <= 7; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "ans-%d", i);
+        cr_assert_eq(s_answer(customer, id), 0);
+    }
+    cr_assert_eq(fx_account(customer).balance, 100, "at most 5 surveys a day earn");
+    char why[256];
+    cr_assert_eq(fx_check(customer, why, sizeof why), 0, "%s", why);
+    /* An answer without a customer or an id is refused as malformed. */
+    cr_assert_eq(s_answer("not-an-id", "ans-9"), CRM_EINVALID);
+    cr_assert_eq(s_answer(customer, ""), CRM_EINVALID);
 }
 
 Test(loyalty_handlers, a_merge_moves_points_purchases_and_redemptions_to_the_survivor)
