@@ -37,6 +37,7 @@
     X(BATCH_TOO_LARGE,    "batch-too-large",         413, "Too many events in one batch")       \
     X(MEDIA_TYPE,         "unsupported-media-type",  415, "Unsupported Content-Type")           \
     X(HEADER_TOO_LARGE,   "header-too-large",        431, "The request headers are too large")  \
+    X(RATE_LIMITED,       "rate-limited",            429, "Too many requests for this API key") \
     X(KEY_REUSE,          "idempotency-key-reuse",   422, "The Idempotency-Key was used for another request") \
     X(INTERNAL,           "internal",                500, "Internal error")                     \
     X(NOT_IMPLEMENTED,    "not-implemented",         501, "The service does not know this method") \
@@ -67,6 +68,7 @@ typedef struct {
     char allow[GATEWAY_ALLOW_MAX];            /* for 405, or "" */
     bool authenticate;                        /* send WWW-Authenticate: Bearer (401) */
     bool replayed;                            /* an idempotent replay: Idempotent-Replayed: true */
+    unsigned retry_after_s;                   /* Retry-After, or 0 for none */
 } gateway_answer_t;
 
 /* Frees the body and zeroes the answer. Safe on a zeroed answer. */

@@ -17,6 +17,7 @@
 #include "gateway_ingest.h"
 #include "gateway_keys.h"
 #include "gateway_metrics.h"
+#include "gateway_ratelimit.h"
 #include "gateway_routes.h"
 #include "gateway_rpc.h"
 #include "gateway_settings.h"
@@ -34,6 +35,7 @@ typedef struct {
     crm_metrics_t *registry;                  /* rendered by /metrics */
     crm_log_t *log;
     gateway_rpc_t *rpcs[CRM_SVC_COUNT];       /* NULL for a service without routes */
+    gateway_ratelimit_t *ratelimit;           /* NULL when requests are not limited */
 } gateway_env_t;
 
 typedef enum {

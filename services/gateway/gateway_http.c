@@ -84,6 +84,11 @@ s_send(gateway_call_t *call)
                                       "Bearer realm=\"crm\"");
     if (a->replayed)
         ok &= MHD_add_response_header(response, "Idempotent-Replayed", "true");
+    if (a->retry_after_s) {
+        char retry[16];
+        snprintf(retry, sizeof retry, "%u", a->retry_after_s);
+        ok &= MHD_add_response_header(response, "Retry-After", retry);
+    }
     if (ok == MHD_YES)
         ok = MHD_queue_response(call->conn, a->status, response);
     MHD_destroy_response(response);
@@ -153,6 +158,17 @@ s_authenticate(gateway_call_t *call)
     if (rc) {
         crm_log_error(env->log, "reading keys failed", "error", crm_errname(rc));
         return s_refuse(call, GATEWAY_PROBLEM_UNAVAILABLE, NULL, "the key store cannot be read");
+    }
+    unsigned retry_s = 0;
+    if (env->ratelimit && !gateway_ratelimit_take(env->ratelimit, call->caller.id, s_mono_us(), &retry_s)) {
+        gateway_metrics_auth_failure(env->metrics, GATEWAY_AUTH_RATE_LIMITED);
+        char detail[128];
+        snprintf(detail, sizeof detail, "this key may make %u requests a second (%u at once); retry in %u s",
+                 env->settings->rate_limit, env->settings->rate_burst, retry_s);
+        gateway_answer_problem(&call->answer, GATEWAY_PROBLEM_RATE_LIMITED, detail, NULL, NULL);
+        call->answer.retry_after_s = retry_s;
+        call->state = GATEWAY_CALL_ANSWERED;
+        return s_send(call);
     }
     if (!gateway_route_allows(call->route, call->caller.role)) {
         gateway_metrics_auth_failure(env->metrics, GATEWAY_AUTH_FORBIDDEN);

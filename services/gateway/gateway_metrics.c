@@ -20,7 +20,7 @@ static const char *const s_outcomes[3] = { "accepted", "duplicate", "rejected" }
 static const char *const s_rpc_errors[GATEWAY_RPC_ERR_COUNT] = {
     "unreachable", "deadline", "transport", "internal", "unavailable", "timeout"
 };
-static const char *const s_auth[GATEWAY_AUTH_COUNT] = { "missing", "unknown", "forbidden" };
+static const char *const s_auth[GATEWAY_AUTH_COUNT] = { "missing", "unknown", "forbidden", "rate_limited" };
 
 struct gateway_metrics {
     /* Rows are routes; the row gateway_routes_count counts requests that matched none. */

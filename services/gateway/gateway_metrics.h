@@ -32,7 +32,9 @@ typedef enum {
     GATEWAY_RPC_ERR_COUNT
 } gateway_rpc_error_t;
 
-typedef enum { GATEWAY_AUTH_MISSING = 0, GATEWAY_AUTH_UNKNOWN, GATEWAY_AUTH_FORBIDDEN, GATEWAY_AUTH_COUNT } gateway_auth_failure_t;
+typedef enum {
+    GATEWAY_AUTH_MISSING = 0, GATEWAY_AUTH_UNKNOWN, GATEWAY_AUTH_FORBIDDEN, GATEWAY_AUTH_RATE_LIMITED, GATEWAY_AUTH_COUNT
+} gateway_auth_failure_t;
 
 /* Registers every series in reg (borrowed; it must outlive the result). Returns 0 and sets *m_p
  * (caller destroys), or an error of crm_metrics_counter/histogram. */

@@ -25,6 +25,7 @@ struct gateway_server {
     gateway_ingest_t *ingest;
     gateway_metrics_t *metrics;
     gateway_rpc_t *rpcs[CRM_SVC_COUNT];
+    gateway_ratelimit_t *ratelimit;
     gateway_ce_limits_t limits;
     gateway_http_t *http;
     gateway_ingest_zmq_t *zmq;
@@ -158,6 +159,8 @@ gateway_server_new(gateway_server_t **server_p)
     rc = s_first_admin_key(server);
     if (rc == 0)
         rc = s_start_rpcs(server);
+    if (rc == 0 && server->settings.rate_limit)
+        rc = gateway_ratelimit_new(server->settings.rate_limit, server->settings.rate_burst, &server->ratelimit);
     if (rc)
         goto out;
     gateway_env_t env = {
@@ -168,6 +171,7 @@ gateway_server_new(gateway_server_t **server_p)
         .metrics = server->metrics,
         .registry = crm_service_metrics(server->svc),
         .log = log,
+        .ratelimit = server->ratelimit,
     };
     memcpy(env.rpcs, server->rpcs, sizeof env.rpcs);
     rc = gateway_http_start(topo->http_addr, &env, &server->http);
@@ -242,6 +246,7 @@ gateway_server_destroy(gateway_server_t **server_p)
     gateway_ingest_destroy(&server->ingest);
     for (size_t i = 0; i < CRM_SVC_COUNT; i++)
         gateway_rpc_destroy(&server->rpcs[i]);
+    gateway_ratelimit_destroy(&server->ratelimit);
     gateway_idem_destroy(&server->idem);
     gateway_keys_destroy(&server->keys);
     gateway_metrics_destroy(&server->metrics);

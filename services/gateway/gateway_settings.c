@@ -54,6 +54,15 @@ gateway_settings_load(crm_config_t *cfg, gateway_settings_t *s, char *error, siz
         rc = crm_config_duration_ms(cfg, "CRM_IDEMPOTENCY_PURGE_INTERVAL",
                                     GATEWAY_DEFAULT_IDEM_PURGE_MS, 1000, 24LL * 3600 * 1000,
                                     &s->idem_purge_ms);
+    long long rate = 0, burst = 0;
+    if (rc == 0)
+        rc = crm_config_int(cfg, "CRM_GATEWAY_RATE_LIMIT", GATEWAY_DEFAULT_RATE_LIMIT, 0, GATEWAY_MAX_RATE,
+                            &rate);
+    if (rc == 0)
+        rc = crm_config_int(cfg, "CRM_GATEWAY_RATE_BURST", GATEWAY_DEFAULT_RATE_BURST, 1, GATEWAY_MAX_RATE,
+                            &burst);
+    s->rate_limit = (unsigned) rate;
+    s->rate_burst = (unsigned) burst;
     if (rc == 0)
         rc = crm_config_string(cfg, "CRM_ADMIN_KEY", NULL, &s->admin_key);
     if (rc == 0 && s->admin_key && !gateway_keys_secret_acceptable(s->admin_key)) {

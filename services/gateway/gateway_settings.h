@@ -17,6 +17,9 @@
 #define GATEWAY_DEFAULT_READY_TIMEOUT_MS  1000
 #define GATEWAY_DEFAULT_IDEM_TTL_MS       (24LL * 3600 * 1000)
 #define GATEWAY_DEFAULT_IDEM_PURGE_MS     (60LL * 1000)
+#define GATEWAY_DEFAULT_RATE_LIMIT        1000    /* requests a second per API key */
+#define GATEWAY_DEFAULT_RATE_BURST        2000    /* requests at once per API key */
+#define GATEWAY_MAX_RATE                  1000000
 
 #define GATEWAY_MAX_THREADS               256
 #define GATEWAY_MIN_BODY                  ((size_t) 1 << 10)
@@ -40,6 +43,8 @@ typedef struct {
     int ready_timeout_ms;          /* CRM_GATEWAY_READY_TIMEOUT: how long /readyz waits for a Ping */
     long long idem_ttl_ms;         /* CRM_IDEMPOTENCY_TTL */
     long long idem_purge_ms;       /* CRM_IDEMPOTENCY_PURGE_INTERVAL */
+    unsigned rate_limit;           /* CRM_GATEWAY_RATE_LIMIT: requests a second per key; 0 off */
+    unsigned rate_burst;           /* CRM_GATEWAY_RATE_BURST: requests at once per key */
     char *admin_key;               /* CRM_ADMIN_KEY, or NULL (owned) */
 } gateway_settings_t;
 

@@ -46,6 +46,8 @@ void crm_suite_init(crm_suite_t *suite)
     s_env_add(suite, &n, "CRM_INGEST_ENDPOINT", suite->ingest_endpoint);
     s_env_add(suite, &n, "CRM_ADMIN_KEY", CRM_SUITE_ADMIN_KEY);
     s_env_add(suite, &n, "CRM_LOG_LEVEL", "info");
+    /* Tests send many requests with one key; the one about the limit sets it. */
+    s_env_add(suite, &n, "CRM_GATEWAY_RATE_LIMIT", "0");
     for (int id = 0; id < CRM_SVC_COUNT; id++) {
         char upper[32];
         const char *svc = crm_service_name((crm_service_id_t) id);
@@ -75,6 +77,19 @@ void crm_suite_init(crm_suite_t *suite)
             suite->health_ports[id] = suite->http_port;
         }
     }
+}
+
+void crm_suite_set(crm_suite_t *suite, const char *name, const char *value)
+{
+    size_t len = strlen(name);
+    size_t n = 0;
+    for (; suite->env[n]; n++) {
+        if (strncmp(suite->env_text[n], name, len) == 0 && suite->env_text[n][len] == '=') {
+            snprintf(suite->env_text[n], CRM_SUITE_ENV_SIZE, "%s=%s", name, value);
+            return;
+        }
+    }
+    s_env_add(suite, &n, name, value);
 }
 
 /* Waits until the gateway, when it runs, reaches every running service: /readyz no longer lists
@@ -194,6 +209,7 @@ static size_t s_on_header(char *line, size_t size, size_t nmemb, void *arg)
     s_header_value(line, len, "Location", r->location, sizeof r->location);
     s_header_value(line, len, "Allow", r->allow, sizeof r->allow);
     s_header_value(line, len, "WWW-Authenticate", r->www_authenticate, sizeof r->www_authenticate);
+    s_header_value(line, len, "Retry-After", r->retry_after, sizeof r->retry_after);
     return len;
 }
 

@@ -36,6 +36,9 @@ typedef struct {
 /* Makes the folder and the endpoints; starts nothing. */
 void crm_suite_init(crm_suite_t *suite);
 
+/* Sets a setting for the services started after (replacing one the suite set). */
+void crm_suite_set(crm_suite_t *suite, const char *name, const char *value);
+
 /* Starts one service (crm-<name>) and waits until it answers on its health port (the gateway:
  * on its HTTP port). Aborts the test when it does not come up. */
 void crm_suite_start(crm_suite_t *suite, crm_service_id_t id);
@@ -65,6 +68,7 @@ typedef struct {
     char location[256];
     char allow[128];
     char www_authenticate[128];
+    char retry_after[16];
 } crm_http_response_t;
 
 /* Sends one request. headers is a NULL-terminated list of "Name: value" (may be NULL). Returns 0,
