@@ -348,7 +348,8 @@ s_read_value(s_ctx_t *ctx, const ProtobufCFieldDescriptor *f, const msgpack_obje
     case PROTOBUF_C_TYPE_STRING:
         if (o->type != MSGPACK_OBJECT_STR)
             return s_fail(ctx, CRM_EINVALID, "expected a string");
-        if (memchr(o->via.str.ptr, '\0', o->via.str.size))
+        /* msgpack-c gives an empty string a NULL pointer: never hand that to memchr. */
+        if (o->via.str.size && memchr(o->via.str.ptr, '\0', o->via.str.size))
             return s_fail(ctx, CRM_EINVALID, "string contains a NUL character");
         if (!crm_codec_utf8_valid(o->via.str.ptr, o->via.str.size))
             return s_fail(ctx, CRM_EINVALID, "invalid UTF-8");
@@ -387,9 +388,10 @@ s_path_map_key(s_ctx_t *ctx, const msgpack_object *key, size_t index)
 {
     char text[CRM_CODEC_NAME_MAX];
     if (key->type == MSGPACK_OBJECT_STR && key->via.str.size < sizeof text
-        && !memchr(key->via.str.ptr, '\0', key->via.str.size)
+        && (key->via.str.size == 0 || !memchr(key->via.str.ptr, '\0', key->via.str.size))
         && crm_codec_utf8_valid(key->via.str.ptr, key->via.str.size)) {
-        memcpy(text, key->via.str.ptr, key->via.str.size);
+        if (key->via.str.size)      /* an empty key's pointer is NULL */
+            memcpy(text, key->via.str.ptr, key->via.str.size);
         text[key->via.str.size] = '\0';
         return crm_codec_path_key(&ctx->path, text);
     }
