@@ -12,6 +12,8 @@ packages=(
   libsodium-dev libcurl4-openssl-dev
   curl
   docker-compose python3-yaml
+  clang libclang-rt-dev
+  python3 python3-zmq python3-protobuf protobuf-compiler
 )
 
 missing=()
