@@ -14,6 +14,7 @@
 #include "crm/v1/ingest.pb-c.h"
 #include "crm_codec.h"
 #include "crm_error.h"
+#include "crm_time.h"
 #include "gateway_check.h"
 #include "gateway_openapi.h"
 
@@ -852,6 +853,70 @@ gateway_handle_openapi(gateway_call_t *call)
     snprintf(call->answer.content_type, sizeof call->answer.content_type, "%s", "application/json");
 }
 
+/* --- The audit log. */
+
+void
+gateway_handle_audit_list(gateway_call_t *call)
+{
+    const char *size = MHD_lookup_connection_value(call->conn, MHD_GET_ARGUMENT_KIND, "pageSize");
+    const char *token = MHD_lookup_connection_value(call->conn, MHD_GET_ARGUMENT_KIND, "pageToken");
+    char *end = NULL;
+    unsigned long page = size ? strtoul(size, &end, 10) : 0;
+    if (size && (!*size || *end || page > GATEWAY_AUDIT_PAGE_MAX)) {
+        s_problem(call, GATEWAY_PROBLEM_VALIDATION, "pageSize", "pageSize: 0 to %d", GATEWAY_AUDIT_PAGE_MAX);
+        return;
+    }
+    Crm__V1__ListAuditEntriesReply *reply = NULL;
+    int rc = gateway_audit_list(call->env->audit, (uint32_t) page, token ? token : "", &reply);
+    if (rc == CRM_EINVALID) {
+        s_problem(call, GATEWAY_PROBLEM_VALIDATION, "pageToken", "not a page token of this list");
+        return;
+    }
+    if (rc) {
+        s_problem(call, GATEWAY_PROBLEM_INTERNAL, NULL, "the audit log could not be read: %s", crm_strerror(rc));
+        return;
+    }
+    s_answer_message(call, call->route->status, &reply->base, true);
+    crm_codec_message_free((ProtobufCMessage **) &reply);
+}
+
+void
+gateway_handle_audit_verify(gateway_call_t *call)
+{
+    Crm__V1__VerifyAuditReply reply = CRM__V1__VERIFY_AUDIT_REPLY__INIT;
+    int rc = gateway_audit_verify(call->env->audit, &reply);
+    if (rc) {
+        s_problem(call, GATEWAY_PROBLEM_INTERNAL, NULL, "the audit log could not be read: %s", crm_strerror(rc));
+        return;
+    }
+    s_answer_message(call, call->route->status, &reply.base, true);
+}
+
+void
+gateway_audit_call(gateway_call_t *call)
+{
+    const gateway_route_t *route = call->route;
+    if (!route || !(route->flags & GATEWAY_ROUTE_AUDITED) || call->answer.status >= 400 || call->answer.replayed)
+        return;
+    static const char *const local_names[] = {
+        [GATEWAY_LOCAL_KEY_CREATE] = "keys.create", [GATEWAY_LOCAL_KEY_REVOKE] = "keys.revoke",
+    };
+    const char *operation = route->rpc;
+    if (!operation && route->local < sizeof local_names / sizeof local_names[0])
+        operation = local_names[route->local];
+    Crm__V1__AuditEntry entry = CRM__V1__AUDIT_ENTRY__INIT;
+    entry.key_id = call->caller.id;
+    entry.role = call->caller.role;
+    entry.method = (char *) call->method;
+    entry.path = call->path;
+    entry.status = call->answer.status;
+    entry.operation = (char *) (operation ? operation : "");
+    int rc = gateway_audit_append(call->env->audit, &entry, crm_time_now_us());
+    if (rc)
+        crm_log_error(call->env->log, "writing the audit log failed", "operation", entry.operation,
+                      "key_id", entry.key_id, "error", crm_errname(rc));
+}
+
 /* --- Dispatch. */
 
 void
@@ -869,6 +934,8 @@ gateway_handle(gateway_call_t *call)
     case GATEWAY_LOCAL_READYZ:     gateway_handle_readyz(call); break;
     case GATEWAY_LOCAL_METRICS:    gateway_handle_metrics(call); break;
     case GATEWAY_LOCAL_OPENAPI:    gateway_handle_openapi(call); break;
+    case GATEWAY_LOCAL_AUDIT_LIST: gateway_handle_audit_list(call); break;
+    case GATEWAY_LOCAL_AUDIT_VERIFY: gateway_handle_audit_verify(call); break;
     }
     if (call->state == GATEWAY_CALL_ANSWERED && call->answer.status == 0)
         s_problem(call, GATEWAY_PROBLEM_INTERNAL, NULL, "no answer was made");

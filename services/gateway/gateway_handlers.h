@@ -17,6 +17,7 @@
 #include "gateway_ingest.h"
 #include "gateway_keys.h"
 #include "gateway_metrics.h"
+#include "gateway_audit.h"
 #include "gateway_ratelimit.h"
 #include "gateway_routes.h"
 #include "gateway_rpc.h"
@@ -36,6 +37,7 @@ typedef struct {
     crm_log_t *log;
     gateway_rpc_t *rpcs[CRM_SVC_COUNT];       /* NULL for a service without routes */
     gateway_ratelimit_t *ratelimit;           /* NULL when requests are not limited */
+    gateway_audit_t *audit;                   /* the log of sensitive operations */
 } gateway_env_t;
 
 typedef enum {
@@ -90,7 +92,13 @@ void gateway_handle_events(gateway_call_t *call);      /* may suspend instead */
 void gateway_handle_healthz(gateway_call_t *call);
 void gateway_handle_readyz(gateway_call_t *call);
 void gateway_handle_metrics(gateway_call_t *call);
-void gateway_handle_openapi(gateway_call_t *call);   /* GET /v1/openapi.json: the document, made from the route table */
+void gateway_handle_openapi(gateway_call_t *call);
+void gateway_handle_audit_list(gateway_call_t *call);    /* GET /v1/audit (admin) */
+void gateway_handle_audit_verify(gateway_call_t *call);  /* GET /v1/audit/verify (admin) */
+
+/* Writes a finished call to the audit log when its route is audited and its answer a first
+ * success (not an idempotent replay). A failure to write is logged. */
+void gateway_audit_call(gateway_call_t *call);   /* GET /v1/openapi.json: the document, made from the route table */
 
 /* Strips the route's body field from a field path reported for the request message, so that it
  * names the field in the body the client sent ("customer.email" -> "email"). Returns a pointer

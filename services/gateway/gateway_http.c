@@ -442,6 +442,7 @@ s_access(void *cls, struct MHD_Connection *conn, const char *url, const char *me
     if (call->state == GATEWAY_CALL_WAITING)
         return MHD_YES;      /* suspended until the service answers or the ingest log commits */
     s_idem_finish(call);
+    gateway_audit_call(call);
     return s_send(call);
 }
 
@@ -456,10 +457,12 @@ s_completed(void *cls, struct MHD_Connection *conn, void **state,
     /* A call still WAITING here was resumed (by the committer or the RPC dispatcher, which let
      * go of it) and then ended before MHD called us back: its client went away meanwhile. A
      * suspended connection is never completed, so nobody holds a freed call. The work was done
-     * all the same: keep its answer for a retry with the same Idempotency-Key. */
-    if (call->state == GATEWAY_CALL_WAITING && call->idem_reserved) {
+     * all the same: keep its answer for a retry with the same Idempotency-Key, and audit it. */
+    if (call->state == GATEWAY_CALL_WAITING
+        && (call->idem_reserved || (call->route->flags & GATEWAY_ROUTE_AUDITED))) {
         gateway_handle_resumed(call);
         s_idem_finish(call);
+        gateway_audit_call(call);
     }
     gateway_call_clear(call);
     free(call);

@@ -32,6 +32,7 @@
 #define GATEWAY_ROUTE_LOCATION    0x020u   /* Location: the request path + "/" + the answer's id */
 #define GATEWAY_ROUTE_IDEMPOTENT  0x040u   /* takes an Idempotency-Key header */
 #define GATEWAY_ROUTE_NO_CONTENT  0x080u   /* success is 204 with no body */
+#define GATEWAY_ROUTE_AUDITED     0x100u   /* a sensitive operation: each success goes to the audit log */
 
 /* Routes the gateway answers itself; GATEWAY_LOCAL_NONE is forwarded to a service. */
 typedef enum {
@@ -43,7 +44,9 @@ typedef enum {
     GATEWAY_LOCAL_HEALTHZ,
     GATEWAY_LOCAL_READYZ,
     GATEWAY_LOCAL_METRICS,
-    GATEWAY_LOCAL_OPENAPI
+    GATEWAY_LOCAL_OPENAPI,
+    GATEWAY_LOCAL_AUDIT_LIST,
+    GATEWAY_LOCAL_AUDIT_VERIFY
 } gateway_local_t;
 
 /* How one path or query parameter fills the request message. name is the pattern's {name} or

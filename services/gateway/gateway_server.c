@@ -26,6 +26,7 @@ struct gateway_server {
     gateway_metrics_t *metrics;
     gateway_rpc_t *rpcs[CRM_SVC_COUNT];
     gateway_ratelimit_t *ratelimit;
+    gateway_audit_t *audit;
     gateway_ce_limits_t limits;
     gateway_http_t *http;
     gateway_ingest_zmq_t *zmq;
@@ -159,6 +160,8 @@ gateway_server_new(gateway_server_t **server_p)
     rc = s_first_admin_key(server);
     if (rc == 0)
         rc = s_start_rpcs(server);
+    if (rc == 0)
+        rc = gateway_audit_new(&server->ctx, &server->audit);
     if (rc == 0 && server->settings.rate_limit)
         rc = gateway_ratelimit_new(server->settings.rate_limit, server->settings.rate_burst, &server->ratelimit);
     if (rc)
@@ -172,6 +175,7 @@ gateway_server_new(gateway_server_t **server_p)
         .registry = crm_service_metrics(server->svc),
         .log = log,
         .ratelimit = server->ratelimit,
+        .audit = server->audit,
     };
     memcpy(env.rpcs, server->rpcs, sizeof env.rpcs);
     rc = gateway_http_start(topo->http_addr, &env, &server->http);
@@ -247,6 +251,7 @@ gateway_server_destroy(gateway_server_t **server_p)
     for (size_t i = 0; i < CRM_SVC_COUNT; i++)
         gateway_rpc_destroy(&server->rpcs[i]);
     gateway_ratelimit_destroy(&server->ratelimit);
+    gateway_audit_destroy(&server->audit);
     gateway_idem_destroy(&server->idem);
     gateway_keys_destroy(&server->keys);
     gateway_metrics_destroy(&server->metrics);

@@ -107,6 +107,14 @@ static const s_template_t s_templates[] = {
       "API 密钥“{{event.key.name}}”（{{event.key.id}}，角色 {{event.key.role}}）已于 {{time}} 被 "
       "{{event.actorKeyId}} {{type|label}}。\n",
       { { "crm.audit.key.created.v1", "创建" }, { "crm.audit.key.revoked.v1", "吊销" } } },
+    { "sensitive-operation", "en", "Sensitive operation: {{event.operation}}",
+      "{{event.method}} {{event.path}} ({{event.operation}}) was done by the {{event.role}} key "
+      "{{event.keyId}} at {{event.time}}; audit line {{event.seq}}.\n",
+      { { NULL, NULL } } },
+    { "sensitive-operation", "zh-CN", "敏感操作：{{event.operation}}",
+      "{{event.role}} 密钥 {{event.keyId}} 于 {{event.time}} 执行了 {{event.method}} {{event.path}}"
+      "（{{event.operation}}），审计记录第 {{event.seq}} 条。\n",
+      { { NULL, NULL } } },
     { "customer-erased", "en", "Customer {{event.customerId}} was erased",
       "Every personal detail of customer {{event.customerId}} was erased at {{time}}, as asked.\n", { { NULL, NULL } } },
     { "customer-erased", "zh-CN", "客户{{event.customerId}}的个人数据已删除",
@@ -166,6 +174,9 @@ static const s_rule_t s_rules[] = {
       { "admins" }, 0, false },
     { "api-key-revoked", "API key revoked, to the admins", "crm.audit.key.revoked.v1", "", "api-key-changed", S_EMAIL,
       { "admins" }, 0, false },
+    { "sensitive-operation", "Sensitive operation (merge, deletion, points adjustment, bulk or rule change), to the admins",
+      "crm.audit.operation.v1", "event.operation != \"keys.create\" && event.operation != \"keys.revoke\"",
+      "sensitive-operation", S_EMAIL, { "admins" }, 0, false },
     { "customer-erased", "Customer erased, to the admins", "crm.contacts.customer.erased.v1", "", "customer-erased",
       S_EMAIL, { "admins" }, 0, false },
 };

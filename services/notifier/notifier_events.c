@@ -49,6 +49,7 @@ static const ProtobufCMessageDescriptor *const s_schemas[] = {
     &crm__v1__stage_changed__descriptor,
     /* gateway (audit) */
     &crm__v1__key_changed__descriptor,
+    &crm__v1__audit_entry__descriptor,
     /* notifier */
     &crm__v1__message_event__descriptor,
     &crm__v1__reminder_due__descriptor,
