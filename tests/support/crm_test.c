@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -98,6 +99,11 @@ crm_test_spawn(char *const argv[], char *const env[], const char *log_path)
     pid_t pid = fork();
     cr_assert(pid >= 0, "fork: %s", strerror(errno));
     if (pid == 0) {
+        /* A test that fails before it stops its processes must not leave them running: they
+         * die with the test process. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() == 1)
+            _exit(127);
         for (size_t i = 0; env && env[i]; i++)
             putenv(env[i]);
         if (log_path) {

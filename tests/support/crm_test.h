@@ -27,6 +27,7 @@ void crm_test_program(const char *name, char *out);
 
 /* Starts argv[0] with argv and extra environment entries ("NAME=value", NULL-terminated; may be
  * NULL) added to the current environment. stderr goes to log_path when not NULL (appended).
+ * The child is killed when the test process ends, so a failed test leaves nothing running.
  * Returns the child's pid, or aborts the test. */
 pid_t crm_test_spawn(char *const argv[], char *const env[], const char *log_path);
 
