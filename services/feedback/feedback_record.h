@@ -52,7 +52,9 @@
 #define FEEDBACK_SEQ_KEY_LEN    4
 #define FEEDBACK_PAIR_KEY_LEN   (CRM_ID_LEN + CRM_ID_LEN)       /* <customer id><record id> */
 #define FEEDBACK_HISTORY_KEY_LEN (CRM_ID_LEN + FEEDBACK_SEQ_KEY_LEN)
-#define FEEDBACK_CAUSE_MAX      256      /* bytes of a cause text, with its NUL */
+/* Bytes of a cause text, with its NUL: "event:" with the longest integrator source (256) and
+ * event id (128) fits, and the timer key stays under LMDB's 511 bytes. */
+#define FEEDBACK_CAUSE_MAX      448
 #define FEEDBACK_TIMER_KEY_MAX  (FEEDBACK_TIME_KEY_LEN + 1 + FEEDBACK_CAUSE_MAX)
 #define FEEDBACK_NAME_MAX       64       /* bytes of a survey, question or choice id */
 #define FEEDBACK_NAME_SIZE      (FEEDBACK_NAME_MAX + 1)

@@ -27,7 +27,7 @@
 #define GATEWAY_CE_SOURCE_MAX       256     /* bytes of an event source */
 #define GATEWAY_CE_ERROR_MAX        256     /* bytes of a rejection's text, with the NUL */
 #define GATEWAY_CE_FIELD_MAX        128     /* bytes of a rejection's field, with the NUL */
-#define GATEWAY_COMPLAINT_SUBJECT_MAX     200   /* bytes of a filed complaint's subject */
+#define GATEWAY_COMPLAINT_SUBJECT_MAX     256   /* bytes of a filed complaint's subject (as feedback takes) */
 #define GATEWAY_COMPLAINT_TEXT_MAX        8192  /* bytes of a filed complaint's text */
 #define GATEWAY_COMPLAINT_ATTACHMENTS_MAX 16    /* attachment references on one complaint */
 #define GATEWAY_INGEST_GROUP_MAX    20000   /* events committed in one transaction at most */

@@ -639,6 +639,17 @@ Test(feedback_service, an_integrators_complaint_opens_once)
     m.event_id = "cc-7782";
     cr_assert_eq(fx_event("crm.contacts.complaint.received.v1", &m.base), 0);
     cr_assert_eq(fx_events(before, FEEDBACK_EVENT_COMPLAINT_OPENED, NULL, NULL), 2);
+    /* The longest source (256 bytes) and event id (128) the gateway accepts still open one. */
+    char source[257], event_id[129];
+    memset(source, 's', 256);
+    source[0] = '/';
+    source[256] = '\0';
+    memset(event_id, 'e', 128);
+    event_id[128] = '\0';
+    m.source = source;
+    m.event_id = event_id;
+    cr_assert_eq(fx_event("crm.contacts.complaint.received.v1", &m.base), 0);
+    cr_assert_eq(fx_events(before, FEEDBACK_EVENT_COMPLAINT_OPENED, NULL, NULL), 3);
     m.customer_id = "nobody";
     cr_assert_eq(fx_event("crm.contacts.complaint.received.v1", &m.base), CRM_EINVALID);
 }
