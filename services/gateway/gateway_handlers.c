@@ -900,6 +900,7 @@ gateway_audit_call(gateway_call_t *call)
         return;
     static const char *const local_names[] = {
         [GATEWAY_LOCAL_KEY_CREATE] = "keys.create", [GATEWAY_LOCAL_KEY_REVOKE] = "keys.revoke",
+        [GATEWAY_LOCAL_EXPORT] = "customers.export",
     };
     const char *operation = route->rpc;
     if (!operation && route->local < sizeof local_names / sizeof local_names[0])
@@ -915,6 +916,163 @@ gateway_audit_call(gateway_call_t *call)
     if (rc)
         crm_log_error(call->env->log, "writing the audit log failed", "operation", entry.operation,
                       "key_id", entry.key_id, "error", crm_errname(rc));
+}
+
+/* --- Export of one customer. */
+
+#define S_EXPORT_PAGE_SIZE 500          /* items asked per page */
+#define S_EXPORT_PAGES_MAX 2000         /* pages read from one route at most */
+#define S_EXPORT_PREFIX "/v1/contacts/{id}"
+
+/* Calls route's method with request (a JSON object, borrowed) and fills *reply_json with the
+ * answer (caller decrefs). Returns 0, CRM_ENOTFOUND, CRM_EUNAVAIL (no answer), or another code
+ * with a problem made. */
+static int
+s_export_call(gateway_call_t *call, const gateway_route_t *route, json_t *request, json_t **reply_json)
+{
+    const gateway_env_t *env = call->env;
+    ProtobufCMessage *msg = NULL, *reply = NULL;
+    void *body = NULL;
+    size_t body_len = 0;
+    crm_codec_error_t err;
+    int rc = crm_codec_json_to_message(route->request, request, &msg, &err);
+    if (rc == 0)
+        rc = crm_codec_pb_encode(msg, &body, &body_len);
+    crm_codec_message_free(&msg);
+    if (rc) {
+        free(body);
+        s_problem(call, GATEWAY_PROBLEM_INTERNAL, NULL, "the export could not ask %s: %s", route->rpc,
+                  crm_strerror(rc));
+        return rc;
+    }
+    gateway_rpc_call_t rpc = {
+        .method = route->rpc, .key_id = call->caller.id, .role = gateway_role_name(call->caller.role),
+        .body = body, .body_len = body_len, .timeout_ms = env->settings->rpc_timeout_ms,
+    };
+    rc = gateway_rpc_call(env->rpcs[route->service], &rpc);
+    free(body);
+    if (rc == 0 && rpc.result.status == CRM_RPC_NOT_FOUND)
+        rc = CRM_ENOTFOUND;
+    else if (rc == 0 && rpc.result.status != CRM_RPC_OK)
+        rc = CRM_EUNAVAIL;
+    else if (rc)
+        rc = CRM_EUNAVAIL;
+    if (rc == 0)
+        rc = crm_codec_pb_decode(route->reply, rpc.result.body, rpc.result.body_len, &reply, &err);
+    if (rc == 0)
+        rc = crm_codec_json_from_message(reply, 0, reply_json, &err);
+    crm_codec_message_free(&reply);
+    crm_rpc_result_clear(&rpc.result);
+    return rc;
+}
+
+/* The request field a route fills from the query parameter name, or NULL. */
+static const char *
+s_query_field(const gateway_route_t *route, const char *name)
+{
+    for (size_t k = 0; k < GATEWAY_ROUTE_MAX_QUERY && route->query[k].name; k++)
+        if (strcmp(route->query[k].name, name) == 0)
+            return route->query[k].field;
+    return NULL;
+}
+
+/* Reads every page of route for the customer (its id in field id_field) into *out. */
+static int
+s_export_route(gateway_call_t *call, const gateway_route_t *route, const char *id_field, const char *id,
+               json_t **out)
+{
+    const char *size_field = s_query_field(route, "pageSize");
+    const char *token_field = s_query_field(route, "pageToken");
+    json_t *all = NULL;
+    char token[GATEWAY_SEGMENT_MAX] = "";
+    int rc = 0;
+    for (int page = 0; rc == 0 && page < S_EXPORT_PAGES_MAX; page++) {
+        json_t *req = json_object();
+        json_object_set_new(req, id_field, json_string(id));
+        if (size_field)
+            json_object_set_new(req, size_field, json_integer(S_EXPORT_PAGE_SIZE));
+        if (token_field && token[0])
+            json_object_set_new(req, token_field, json_string(token));
+        json_t *got = NULL;
+        rc = s_export_call(call, route, req, &got);
+        json_decref(req);
+        if (rc)
+            break;
+        const char *next = json_string_value(json_object_get(got, "nextPageToken"));
+        snprintf(token, sizeof token, "%s", next && token_field ? next : "");
+        json_object_del(got, "nextPageToken");
+        if (!all) {
+            all = got;
+        } else {
+            const char *key;
+            json_t *value;
+            json_object_foreach(got, key, value)
+                if (json_is_array(value))
+                    json_array_extend(json_object_get(all, key), value);
+            json_decref(got);
+        }
+        if (!token[0])
+            break;
+    }
+    if (rc) {
+        json_decref(all);
+        return rc;
+    }
+    *out = all;
+    return 0;
+}
+
+void
+gateway_handle_export(gateway_call_t *call)
+{
+    const gateway_env_t *env = call->env;
+    assert(call->values.count == 1);
+    const char *id = call->values.values[0];
+    json_t *doc = json_object();
+    json_t *parts = json_object();
+    char now[40];
+    crm_time_format_us(crm_time_now_us(), now, sizeof now);
+    json_object_set_new(doc, "customerId", json_string(id));
+    json_object_set_new(doc, "exportedAt", json_string(now));
+    json_object_set(doc, "parts", parts);
+    int rc = 0;
+    const char *failed = NULL;
+    for (size_t i = 0; rc == 0 && i < gateway_routes_count; i++) {
+        const gateway_route_t *r = &gateway_routes[i];
+        bool scoped = strncmp(r->pattern, S_EXPORT_PREFIX, strlen(S_EXPORT_PREFIX)) == 0
+                      && strchr(r->pattern + strlen(S_EXPORT_PREFIX), '{') == NULL;
+        bool complaints = strcmp(r->pattern, "/v1/complaints") == 0;
+        if (strcmp(r->method, "GET") != 0 || r->local != GATEWAY_LOCAL_NONE || !r->request || !env->rpcs[r->service]
+            || !(scoped || complaints))
+            continue;
+        const char *id_field = complaints ? s_query_field(r, "customerId") : r->path[0].field;
+        if (!id_field)
+            continue;
+        json_t *part = NULL;
+        rc = s_export_route(call, r, id_field, id, &part);
+        if (rc == CRM_ENOTFOUND && strcmp(r->pattern, S_EXPORT_PREFIX) != 0) {
+            rc = 0;                      /* a service with nothing on the customer */
+            continue;
+        }
+        if (rc)
+            failed = r->rpc;
+        else
+            json_object_set_new(parts, r->pattern + strlen("/v1"), part);
+    }
+    json_decref(parts);
+    if (call->answer.status) {           /* a problem was made already */
+        json_decref(doc);
+        return;
+    }
+    if (rc == CRM_ENOTFOUND)
+        s_problem(call, GATEWAY_PROBLEM_NOT_FOUND, NULL, "no customer has the id %s", id);
+    else if (rc)
+        s_problem(call, GATEWAY_PROBLEM_UNAVAILABLE, NULL,
+                  "the export needs every service and %s did not answer (%s); nothing was exported",
+                  failed ? failed : "one", crm_strerror(rc));
+    else if (gateway_answer_json(&call->answer, call->route->status, doc) != 0)
+        s_problem(call, GATEWAY_PROBLEM_INTERNAL, NULL, "out of memory");
+    json_decref(doc);
 }
 
 /* --- Dispatch. */
@@ -936,6 +1094,7 @@ gateway_handle(gateway_call_t *call)
     case GATEWAY_LOCAL_OPENAPI:    gateway_handle_openapi(call); break;
     case GATEWAY_LOCAL_AUDIT_LIST: gateway_handle_audit_list(call); break;
     case GATEWAY_LOCAL_AUDIT_VERIFY: gateway_handle_audit_verify(call); break;
+    case GATEWAY_LOCAL_EXPORT:     gateway_handle_export(call); break;
     }
     if (call->state == GATEWAY_CALL_ANSWERED && call->answer.status == 0)
         s_problem(call, GATEWAY_PROBLEM_INTERNAL, NULL, "no answer was made");

@@ -96,6 +96,12 @@ void gateway_handle_openapi(gateway_call_t *call);
 void gateway_handle_audit_list(gateway_call_t *call);    /* GET /v1/audit (admin) */
 void gateway_handle_audit_verify(gateway_call_t *call);  /* GET /v1/audit/verify (admin) */
 
+/* GET /v1/contacts/{id}/export (admin): everything every service holds on one customer, as one
+ * JSON document: each customer-scoped read route (GET /v1/contacts/{id}...) and the customer's
+ * complaints, every page of each, keyed by path. Blocks its HTTP thread while it asks. A service
+ * that does not answer makes it 503 (an export is whole or nothing); an unknown customer 404. */
+void gateway_handle_export(gateway_call_t *call);
+
 /* Writes a finished call to the audit log when its route is audited and its answer a first
  * success (not an idempotent replay). A failure to write is logged. */
 void gateway_audit_call(gateway_call_t *call);   /* GET /v1/openapi.json: the document, made from the route table */

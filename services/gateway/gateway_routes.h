@@ -46,7 +46,8 @@ typedef enum {
     GATEWAY_LOCAL_METRICS,
     GATEWAY_LOCAL_OPENAPI,
     GATEWAY_LOCAL_AUDIT_LIST,
-    GATEWAY_LOCAL_AUDIT_VERIFY
+    GATEWAY_LOCAL_AUDIT_VERIFY,
+    GATEWAY_LOCAL_EXPORT
 } gateway_local_t;
 
 /* How one path or query parameter fills the request message. name is the pattern's {name} or

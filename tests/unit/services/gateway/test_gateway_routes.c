@@ -118,6 +118,7 @@ s_expected_roles(const char *method, const char *pattern)
         { "DELETE", "/v1/keys/{id}", GATEWAY_ADMIN },
         { "POST", "/v1/events", GATEWAY_ADMIN | GATEWAY_INTEGRATOR },
         { "GET", "/v1/audit", GATEWAY_ADMIN },
+        { "GET", "/v1/contacts/{id}/export", GATEWAY_ADMIN },
         { "GET", "/v1/audit/verify", GATEWAY_ADMIN },
         /* Loyalty: services/loyalty/README.md, "HTTP routes for the gateway's table". */
         { "GET", "/v1/contacts/{id}/loyalty", GATEWAY_ADMIN | GATEWAY_AGENT | GATEWAY_ANALYST | GATEWAY_INTEGRATOR },
