@@ -68,15 +68,9 @@ static void s_make_key(const char *role, char *secret)
 }
 
 /* Sends method path with key and body; asserts status; returns the answer's JSON (caller decrefs). */
-static json_t *s_call(const char *method, const char *path, const char *key, const char *body,
-                      long status)
+static json_t *s_call(const char *method, const char *path, const char *key, const char *body, long status)
 {
-    crm_http_response_t r;
-    crm_suite_http(&suite, method, path, key, body, NULL, &r);
-    cr_assert_eq(r.status, status, "%s %s: %ld %s", method, path, r.status, r.body ? r.body : "");
-    json_t *json = r.body_len ? crm_http_json(&r) : NULL;
-    crm_http_response_clear(&r);
-    return json;
+    return crm_suite_call(&suite, method, path, key, body, status);
 }
 
 /* Sends one CloudEvent of type with data (JSON text) as the integrator; asserts its outcome. */

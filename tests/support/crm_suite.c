@@ -334,3 +334,14 @@ size_t crm_suite_events(crm_suite_t *suite, crm_service_id_t id, const char *typ
                  crm_errname(rc));
     return found;
 }
+
+json_t *crm_suite_call(crm_suite_t *suite, const char *method, const char *path, const char *key,
+                       const char *body, long status)
+{
+    crm_http_response_t r;
+    crm_suite_http(suite, method, path, key, body, NULL, &r);
+    cr_assert_eq(r.status, status, "%s %s: %ld %s", method, path, r.status, r.body ? r.body : "");
+    json_t *json = r.body_len ? crm_http_json(&r) : NULL;
+    crm_http_response_clear(&r);
+    return json;
+}

@@ -82,6 +82,12 @@ int crm_http(const char *method, const char *url, const char *const *headers, co
 void crm_suite_http(crm_suite_t *suite, const char *method, const char *path, const char *key,
                     const char *body, const char *const *headers, crm_http_response_t *response);
 
+/* As crm_suite_http, then asserts the answer's status is status. Returns the body as JSON
+ * (caller decrefs), or NULL when there is none; aborts the test on another status or a body that
+ * is not JSON. */
+json_t *crm_suite_call(crm_suite_t *suite, const char *method, const char *path, const char *key,
+                       const char *body, long status);
+
 /* Parses the response body as JSON (caller decrefs), or aborts the test. */
 json_t *crm_http_json(const crm_http_response_t *response);
 

@@ -33,12 +33,7 @@ TestSuite(audit_log, .init = s_setup, .fini = s_teardown, .timeout = 90);
 
 static json_t *s_call(const char *method, const char *path, const char *key, const char *body, long status)
 {
-    crm_http_response_t r;
-    crm_suite_http(&suite, method, path, key, body, NULL, &r);
-    cr_assert_eq(r.status, status, "%s %s: %ld %s", method, path, r.status, r.body);
-    json_t *json = r.body_len ? crm_http_json(&r) : json_object();
-    crm_http_response_clear(&r);
-    return json;
+    return crm_suite_call(&suite, method, path, key, body, status);
 }
 
 static char *s_customer(const char *name, const char *email)

@@ -34,12 +34,7 @@ TestSuite(export, .init = s_setup, .fini = s_teardown, .timeout = 120);
 
 static json_t *s_call(const char *method, const char *path, const char *body, long status)
 {
-    crm_http_response_t r;
-    crm_suite_http(&suite, method, path, ADMIN, body, NULL, &r);
-    cr_assert_eq(r.status, status, "%s %s: %ld %s", method, path, r.status, r.body);
-    json_t *json = r.body_len ? crm_http_json(&r) : json_object();
-    crm_http_response_clear(&r);
-    return json;
+    return crm_suite_call(&suite, method, path, ADMIN, body, status);
 }
 
 Test(export, one_document_from_every_service_or_nothing)

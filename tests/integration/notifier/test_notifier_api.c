@@ -73,12 +73,7 @@ static const char *s_str(json_t *obj, const char *key)
 /* Sends method path with body as admin; asserts status; returns the answer's JSON (caller decrefs). */
 static json_t *s_call(const char *method, const char *path, const char *body, long status)
 {
-    crm_http_response_t r;
-    crm_suite_http(&suite, method, path, ADMIN, body, NULL, &r);
-    cr_assert_eq(r.status, status, "%s %s: %ld %s", method, path, r.status, r.body ? r.body : "");
-    json_t *json = r.body_len ? crm_http_json(&r) : NULL;
-    crm_http_response_clear(&r);
-    return json;
+    return crm_suite_call(&suite, method, path, ADMIN, body, status);
 }
 
 /* Creates a customer from its JSON; writes its id (size 32). */
