@@ -182,9 +182,7 @@ s_param_schema(const gateway_route_t *route, const char *field, s_messages_t *m)
         route->request ? protobuf_c_message_descriptor_get_field_by_name(route->request, field) : NULL;
     if (!f)
         return json_pack("{s:s}", "type", "string");
-    json_t *s = s_value_schema(f, m);
-    /* Query text is never a JSON number: 64-bit integers and the rest are plain text anyway. */
-    return s;
+    return s_value_schema(f, m);
 }
 
 static json_t *

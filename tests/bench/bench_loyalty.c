@@ -99,10 +99,15 @@ static void s_read_acks(s_bench_t *b, int timeout_ms)
     }
 }
 
+static bool s_is_topic(const crm_bus_event_t *ev, const char *topic)
+{
+    return !ev->heartbeat && ev->topic_len == strlen(topic) && memcmp(ev->topic, topic, ev->topic_len) == 0;
+}
+
 /* True when the event is the earning of a purchase. */
 static bool s_is_purchase_earning(const crm_bus_event_t *ev)
 {
-    if (ev->heartbeat || ev->topic_len != strlen(EARNED) || memcmp(ev->topic, EARNED, ev->topic_len) != 0)
+    if (!s_is_topic(ev, EARNED))
         return false;
     Crm__V1__Event *env = NULL;
     ProtobufCMessage *data = NULL;
@@ -176,11 +181,6 @@ typedef struct {
     long long earned[RATE_ORDERS_MAX];     /* loyalty published the earning: the balance is updated */
     size_t n_acked, n_recorded, n_earned;
 } s_stages_t;
-
-static bool s_is_topic(const crm_bus_event_t *ev, const char *topic)
-{
-    return !ev->heartbeat && ev->topic_len == strlen(topic) && memcmp(ev->topic, topic, ev->topic_len) == 0;
-}
 
 /* The latency run: `rate` orders a second on a fixed schedule; each order's latency runs from its
  * scheduled time to the moment its acknowledgement, its purchase (contacts' publisher) and its

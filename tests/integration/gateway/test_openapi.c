@@ -56,8 +56,6 @@ Test(openapi, every_route_is_described_and_every_operation_is_a_route)
         json_object_foreach(item, method, op) {
             operations++;
             const gateway_route_t *route = NULL;
-            gateway_path_values_t values;
-            char allow[GATEWAY_ALLOW_MAX];
             char upper[8];
             size_t n = 0;
             for (; method[n] && n + 1 < sizeof upper; n++)
@@ -67,8 +65,6 @@ Test(openapi, every_route_is_described_and_every_operation_is_a_route)
             for (size_t i = 0; i < gateway_routes_count; i++)
                 if (strcmp(gateway_routes[i].pattern, path) == 0 && strcmp(gateway_routes[i].method, upper) == 0)
                     found = 1, route = &gateway_routes[i];
-            (void) values;
-            (void) allow;
             cr_expect(found, "%s %s is described but no route serves it", upper, path);
             /* Public routes need no key; the others name their roles. */
             if (route && (route->flags & GATEWAY_ROUTE_PUBLIC))

@@ -67,8 +67,12 @@ Test(gateway_ratelimit, more_keys_than_buckets_forget_the_stalest_only)
         refused += !gateway_ratelimit_take(rl, key, t + 1 + i, NULL);
     }
     cr_assert_eq(refused, 0, "every new key starts with a full bucket");
-    /* "hot" was forgotten or kept: either way its bucket is full again after a second. */
-    cr_assert(gateway_ratelimit_take(rl, "hot", t + 4 * GATEWAY_RATELIMIT_KEYS_MAX, NULL));
+    /* "hot" spent its burst of 2 at t; kept or forgotten, two seconds later it has 2 again, and
+     * no third. */
+    int64_t later = t + 3 * GATEWAY_RATELIMIT_KEYS_MAX + 2 * SECOND;
+    cr_assert(gateway_ratelimit_take(rl, "hot", later, NULL));
+    cr_assert(gateway_ratelimit_take(rl, "hot", later, NULL));
+    cr_assert_not(gateway_ratelimit_take(rl, "hot", later, NULL));
     gateway_ratelimit_destroy(&rl);
     cr_assert_eq(gateway_ratelimit_new(0.0, 1, &rl), CRM_EINVALID);
     cr_assert_eq(gateway_ratelimit_new(1.0, 0, &rl), CRM_EINVALID);
